@@ -1,0 +1,84 @@
+//! # ddpm: Denoising Diffusion Probabilistic Models from first principles
+//!
+//! A literate crate: the book in `chapters/` (built with mdBook) explains the mathematics of
+//! Ho, Jain & Abbeel (2020), and every formula it states is computed by a function here and
+//! checked numerically by a test in `tests/`. The layers (see `../shared/ARCHITECTURE.md`):
+//!
+//! | layer | module | needs burn |
+//! |---|---|---|
+//! | probability (Part I) | [`probability`] | no |
+//! | diffusion math (Part II) | [`diffusion`] | no |
+//! | figures | [`figures`] | no |
+//! | data (IDX reader, embedded MNIST subset) | [`data`] | no |
+//! | network (U-Net, classifier) | `network` | yes (feature `burn`) |
+//! | workflows (train, sample, eval, bench) | `workflows` | yes (feature `burn`) |
+//!
+//! ## Map: chapter = module = notebook = test
+//!
+//! | chapter | module | notebook | tests |
+//! |---|---|---|---|
+//! | 1. Generative models | [`book::ch01_generative_models`] | `notebooks/01-generative-models.ipynb` | - |
+//! | 2. KL divergence | [`probability::kl`] | `notebooks/02-kl-divergence.ipynb` | `tests/kl_divergence.rs` |
+//! | 3. Bayes' rule | [`probability::bayes`] | `notebooks/03-bayes-rule.ipynb` | `tests/bayes_rule.rs` |
+//! | 4. Monte Carlo | [`probability::monte_carlo`] | `notebooks/04-monte-carlo.ipynb` | `tests/monte_carlo.rs` |
+//! | 5. The ELBO | [`probability::elbo`] | `notebooks/05-elbo.ipynb` | `tests/elbo.rs` |
+//! | 6. Forward process | [`diffusion::forward`], [`diffusion::schedule`] | `notebooks/06-forward-process.ipynb` | `tests/forward_process.rs` |
+//! | 7. Posterior | [`diffusion::posterior`] | `notebooks/07-posterior.ipynb` | `tests/posterior.rs` |
+//! | 8. Reverse process | [`diffusion::reverse`], [`diffusion::mixture`] | `notebooks/08-reverse-process.ipynb` | `tests/reverse_process.rs` |
+//! | 9. Variational bound | [`diffusion::bound`] | `notebooks/09-variational-bound.ipynb` | `tests/variational_bound.rs` |
+//! | 10. SDE view | [`diffusion::sde`] | `notebooks/10-sde-view.ipynb` | `tests/sde_view.rs` |
+//! | 11. Errata | [`book::ch11_errata`] | - | `tests/errata.rs` |
+//! | 12-14. U-Net, training, sampling | `network`, `workflows` | `notebooks/12-unet.ipynb` ... | `tests/unet.rs`, `tests/training.rs`, `tests/sampling.rs` |
+//! | 15-17. Measuring | `workflows::eval` | `notebooks/15-likelihood.ipynb` ... | `tests/eval.rs` |
+//!
+//! Every chapter is also attached below as a doc-only module of [`book`], so `cargo test --doc`
+//! compiles and runs each of its `rust` code blocks against this crate.
+
+pub mod book_figures;
+pub mod data;
+pub mod diffusion;
+pub mod exercises;
+pub mod figures;
+#[cfg(feature = "burn")]
+pub mod network;
+pub mod probability;
+#[cfg(feature = "burn")]
+pub mod workflows;
+
+/// Re-exported so that notebooks and exercises use the crate's own versions.
+pub use ndarray;
+pub use plotters;
+pub use rand;
+pub use rand_chacha;
+
+/// The book's chapters, attached as doc-only modules so that their `rust` blocks are doctests.
+/// (`{{#include}}` lines are expanded by `build.rs`; included listings are `rust,ignore`.)
+pub mod book {
+    macro_rules! chapter {
+        ($(#[$meta:meta])* $name:ident, $file:literal) => {
+            $(#[$meta])*
+            #[doc = include_str!(concat!(env!("OUT_DIR"), "/chapters/", $file))]
+            pub mod $name {}
+        };
+    }
+    chapter!(introduction, "introduction.md");
+    chapter!(notation, "notation.md");
+    chapter!(instructors, "instructors.md");
+    chapter!(ch01_generative_models, "01-generative-models.md");
+    chapter!(ch02_kl_divergence, "02-kl-divergence.md");
+    chapter!(ch03_bayes_rule, "03-bayes-rule.md");
+    chapter!(ch04_monte_carlo, "04-monte-carlo.md");
+    chapter!(ch05_elbo, "05-elbo.md");
+    chapter!(ch06_forward_process, "06-forward-process.md");
+    chapter!(ch07_posterior, "07-posterior.md");
+    chapter!(ch08_reverse_process, "08-reverse-process.md");
+    chapter!(ch09_variational_bound, "09-variational-bound.md");
+    chapter!(ch10_sde_view, "10-sde-view.md");
+    chapter!(ch11_errata, "11-errata.md");
+    chapter!(#[cfg(feature = "burn")] ch12_unet, "12-unet.md");
+    chapter!(#[cfg(feature = "burn")] ch13_training, "13-training.md");
+    chapter!(#[cfg(feature = "burn")] ch14_sampling, "14-sampling.md");
+    chapter!(#[cfg(feature = "burn")] ch15_likelihood, "15-likelihood.md");
+    chapter!(#[cfg(feature = "burn")] ch16_sample_quality, "16-sample-quality.md");
+    chapter!(#[cfg(feature = "burn")] ch17_samplers, "17-samplers.md");
+}

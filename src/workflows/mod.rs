@@ -1,0 +1,1 @@
+//! Workflows: train, sample, eval, bench. Own all file I/O (runs/, checkpoints, config.json, CSV, PNG).
