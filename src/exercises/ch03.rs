@@ -1,0 +1,1 @@
+//! Exercises for chapter 03 (see the chapter's "Exercises" section).

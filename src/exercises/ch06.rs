@@ -1,0 +1,1 @@
+//! Exercises for chapter 06 (see the chapter's "Exercises" section).

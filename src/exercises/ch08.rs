@@ -1,0 +1,1 @@
+//! Exercises for chapter 08 (see the chapter's "Exercises" section).

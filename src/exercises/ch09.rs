@@ -1,0 +1,1 @@
+//! Exercises for chapter 09 (see the chapter's "Exercises" section).
