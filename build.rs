@@ -18,8 +18,8 @@ fn main() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "md") {
             let text = fs::read_to_string(&path).unwrap();
-            let expanded = expand(&text, &chapters)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let expanded =
+                expand(&text, &chapters).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             fs::write(out.join(path.file_name().unwrap()), expanded).unwrap();
         }
     }
@@ -43,7 +43,9 @@ fn expand(text: &str, base: &Path) -> Result<String, String> {
         };
         let source = fs::read_to_string(base.join(file))
             .map_err(|e| format!("cannot include {file}: {e}"))?;
-        result.push_str(&select(&source, anchor).ok_or(format!("anchor {anchor:?} not found in {file}"))?);
+        result.push_str(
+            &select(&source, anchor).ok_or(format!("anchor {anchor:?} not found in {file}"))?,
+        );
         rest = &after[end + 2..];
     }
     result.push_str(rest);
@@ -78,7 +80,16 @@ fn select(source: &str, anchor: Option<&str>) -> Option<String> {
                 .map(|l| l.len() - l.trim_start().len())
                 .min()
                 .unwrap_or(0);
-            lines = lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect();
+            lines = lines
+                .iter()
+                .map(|l| {
+                    if l.len() >= indent {
+                        &l[indent..]
+                    } else {
+                        l.trim_start()
+                    }
+                })
+                .collect();
         }
     }
     Some(lines.join("\n"))

@@ -75,10 +75,34 @@ pub mod book {
     chapter!(ch09_variational_bound, "09-variational-bound.md");
     chapter!(ch10_sde_view, "10-sde-view.md");
     chapter!(ch11_errata, "11-errata.md");
-    chapter!(#[cfg(feature = "burn")] ch12_unet, "12-unet.md");
-    chapter!(#[cfg(feature = "burn")] ch13_training, "13-training.md");
-    chapter!(#[cfg(feature = "burn")] ch14_sampling, "14-sampling.md");
-    chapter!(#[cfg(feature = "burn")] ch15_likelihood, "15-likelihood.md");
-    chapter!(#[cfg(feature = "burn")] ch16_sample_quality, "16-sample-quality.md");
-    chapter!(#[cfg(feature = "burn")] ch17_samplers, "17-samplers.md");
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch12_unet,
+        "12-unet.md"
+    );
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch13_training,
+        "13-training.md"
+    );
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch14_sampling,
+        "14-sampling.md"
+    );
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch15_likelihood,
+        "15-likelihood.md"
+    );
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch16_sample_quality,
+        "16-sample-quality.md"
+    );
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch17_samplers,
+        "17-samplers.md"
+    );
 }

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "ddpm", version, about = "Denoising Diffusion Probabilistic Models, from first principles")]
+#[command(
+    name = "ddpm",
+    version,
+    about = "Denoising Diffusion Probabilistic Models, from first principles"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
