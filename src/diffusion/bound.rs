@@ -1,0 +1,293 @@
+//! Chapter 9: the variational bound $L = L_T + \sum_{t>1} L_{t-1} + L_0$, its Gaussian KL
+//! terms, the discretised Gaussian decoder $L_0$ and bits per dimension.
+//! See `chapters/09-variational-bound.md`.
+//!
+//! All functions are elementwise (per pixel / per coordinate) and return **nats**, as Ho et
+//! al.'s `diffusion_utils_2.py` does before its `mean_flat(...) / log(2)`; sum or average over
+//! dimensions and convert with [`nats_to_bits`]. Timesteps are the paper's $t$.
+
+use ndarray::{Array, ArrayBase, Data, Dimension, Zip};
+
+use super::forward::{log_variance, slot};
+use super::posterior::q_posterior_mean_variance;
+use super::reverse::{ReverseOptions, VarianceKind, p_mean_variance};
+use super::schedule::NoiseSchedule;
+use crate::probability::{LogVariance, kl::normal_kl};
+
+/// $\log 2$, to turn nats into bits.
+pub const LN_2: f64 = std::f64::consts::LN_2;
+
+/// Nats to bits: $b = n / \ln 2$. Averaged over dimensions this is "bits per dimension".
+///
+/// ```
+/// assert!((ddpm::diffusion::bound::nats_to_bits(std::f64::consts::LN_2) - 1.0).abs() < 1e-15);
+/// ```
+pub fn nats_to_bits(nats: f64) -> f64 {
+    nats / LN_2
+}
+
+/// Bits per dimension of a total negative log-likelihood `total_nats` over `num_dims`
+/// dimensions: $\frac{-\log p(x)}{D \ln 2}$ (an MNIST image has $D = 784$).
+///
+/// ```
+/// // A uniform distribution over 256 grey levels costs exactly 8 bits per pixel.
+/// let nats = 784.0 * 256f64.ln();
+/// assert!((ddpm::diffusion::bound::bits_per_dim(nats, 784) - 8.0).abs() < 1e-12);
+/// ```
+pub fn bits_per_dim(total_nats: f64, num_dims: usize) -> f64 {
+    total_nats / (num_dims as f64 * LN_2)
+}
+
+/// The complementary error function $\operatorname{erfc}(x) = 1 - \operatorname{erf}(x)$, to
+/// about 1e-15 relative accuracy (Rust's `f64::erf` is not stable yet).
+///
+/// For $|x| < 3$: the everywhere-positive series
+/// $\operatorname{erf}(x) = \frac{2}{\sqrt\pi} e^{-x^2} \sum_{n\ge0} \frac{2^n x^{2n+1}}{1\cdot3\cdots(2n+1)}$;
+/// for $x \ge 3$: the continued fraction
+/// $\operatorname{erfc}(x) = \frac{e^{-x^2}}{\sqrt\pi}\cfrac{1}{x + \cfrac{1/2}{x + \cfrac{1}{x + \cfrac{3/2}{x + \cdots}}}}$
+/// (Abramowitz & Stegun 7.1.6 and 7.1.14).
+pub fn erfc(x: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    if x < -3.0 {
+        return 2.0 - erfc(-x);
+    }
+    if x < 3.0 {
+        let mut term = x;
+        let mut sum = x;
+        let x2 = x * x;
+        let mut n = 0.0;
+        while term.abs() > 1e-17 * sum.abs() {
+            n += 1.0;
+            term *= 2.0 * x2 / (2.0 * n + 1.0);
+            sum += term;
+        }
+        return 1.0 - 2.0 / std::f64::consts::PI.sqrt() * (-x2).exp() * sum;
+    }
+    // Modified Lentz evaluation of the continued fraction x + (1/2)/(x + 1/(x + (3/2)/(x + ...))).
+    let tiny = 1e-300;
+    let mut f = x;
+    let mut c = x;
+    let mut d = 0.0;
+    for k in 1..200 {
+        let a = k as f64 / 2.0;
+        d = x + a * d;
+        d = if d == 0.0 { tiny } else { d };
+        c = x + a / c;
+        c = if c == 0.0 { tiny } else { c };
+        d = 1.0 / d;
+        let delta = c * d;
+        f *= delta;
+        if (delta - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    (-x * x).exp() / std::f64::consts::PI.sqrt() / f
+}
+
+/// The standard normal CDF $\Phi(x) = \tfrac12\operatorname{erfc}(-x/\sqrt2)$, exact to
+/// rounding (including far in the tails).
+///
+/// ```
+/// use ddpm::diffusion::bound::standard_normal_cdf;
+/// assert_eq!(standard_normal_cdf(0.0), 0.5);
+/// assert!((standard_normal_cdf(1.959963984540054) - 0.975).abs() < 1e-15);
+/// ```
+pub fn standard_normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Ho et al.'s fast approximation of $\Phi$ (`approx_standard_normal_cdf` in
+/// `diffusion_utils_2.py`, from PixelCNN++):
+/// $\Phi(x) \approx \tfrac12\big(1 + \tanh\big(\sqrt{2/\pi}\,(x + 0.044715\,x^3)\big)\big)$.
+/// Its error is below $2\times10^{-4}$ (`tests/variational_bound.rs`); this crate's decoder uses the
+/// exact [`standard_normal_cdf`].
+pub fn approx_standard_normal_cdf(x: f64) -> f64 {
+    0.5 * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
+}
+
+// ANCHOR: discretized_gaussian_log_likelihood
+/// The discretised Gaussian decoder $\log p_\theta(x_0 \mid x_1)$ of one pixel (Ho et al. 2020,
+/// Eq. (13); `discretized_gaussian_log_likelihood` in their code). Pixel values $0..255$ are
+/// scaled to $x \in [-1, 1]$, so bins have width $2/255$ and are centred on the values; the
+/// first and last bins extend to $\mp\infty$:
+///
+/// $$p(x) = \int_{\delta_-(x)}^{\delta_+(x)} \mathcal N(v;\mu,\sigma^2)\,dv,\quad
+///   \delta_+(x) = \begin{cases}\infty & x = 1\\ x + \tfrac1{255} & x < 1\end{cases},\quad
+///   \delta_-(x) = \begin{cases}-\infty & x = -1\\ x - \tfrac1{255} & x > -1\end{cases}.$$
+///
+/// Returns nats (a log-probability, $\le 0$). As in Ho et al.'s code, probabilities are floored
+/// at $10^{-12}$ before the log, and $x < -0.999$ / $x > 0.999$ select the edge bins.
+///
+/// ```
+/// use ddpm::diffusion::bound::discretized_gaussian_log_likelihood as ll;
+/// use ddpm::probability::LogVariance;
+/// // The 256 bins' probabilities sum to one.
+/// let lv = LogVariance::new((0.3f64).ln()).unwrap();
+/// let total: f64 = (0..256).map(|k| ll(2.0 * k as f64 / 255.0 - 1.0, 0.1, lv).exp()).sum();
+/// assert!((total - 1.0).abs() < 1e-12);
+/// ```
+pub fn discretized_gaussian_log_likelihood(x: f64, mean: f64, log_variance: LogVariance) -> f64 {
+    let inv_std = (-0.5 * log_variance.get()).exp();
+    let centred = x - mean;
+    let cdf_plus = standard_normal_cdf(inv_std * (centred + 1.0 / 255.0));
+    let cdf_min = standard_normal_cdf(inv_std * (centred - 1.0 / 255.0));
+    let prob = if x < -0.999 {
+        cdf_plus // the bin (-inf, -1 + 1/255]
+    } else if x > 0.999 {
+        // 1 - Phi(a) computed as Phi(-a), which keeps precision in the upper tail
+        standard_normal_cdf(-inv_std * (centred - 1.0 / 255.0))
+    } else {
+        cdf_plus - cdf_min
+    };
+    prob.max(1e-12).ln()
+}
+// ANCHOR_END: discretized_gaussian_log_likelihood
+
+// ANCHOR: prior_kl
+/// $L_T = D_{\mathrm{KL}}\big(q(x_T \mid x_0)\,\|\,\mathcal N(0, I)\big)$ per dimension, in nats
+/// (Ho et al. 2020, Eq. (5); `_prior_bpd` in their code before dividing by $\ln 2$). It
+/// contains no learnable parameter: a constant of training (Sec. 3.1).
+///
+/// ```
+/// use ddpm::diffusion::{bound::prior_kl, schedule::NoiseSchedule};
+/// let s = NoiseSchedule::linear(1000).unwrap();
+/// let lt = prior_kl(&s, &ndarray::arr1(&[1.0]));
+/// assert!(lt[0] > 0.0 && lt[0] < 1e-4); // tiny: q(x_T | x_0) is almost N(0, 1)
+/// ```
+pub fn prior_kl<S, D>(schedule: &NoiseSchedule, x_start: &ArrayBase<S, D>) -> Array<f64, D>
+where
+    S: Data<Elem = f64>,
+    D: Dimension,
+{
+    let i = schedule.num_timesteps() - 1;
+    let lv = log_variance((1.0 - schedule.alpha_bar()[i]).ln());
+    let zero = log_variance(0.0);
+    x_start.mapv(|x0| normal_kl(schedule.sqrt_alpha_bar()[i] * x0, lv, 0.0, zero))
+}
+// ANCHOR_END: prior_kl
+
+// ANCHOR: posterior_kl
+/// $L_{t-1} = D_{\mathrm{KL}}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t)\big)$
+/// per element, in nats, for $t \ge 2$ (Ho et al. 2020, Eq. (5)): both are Gaussians, so this is
+/// [`normal_kl`] of the posterior ([`q_posterior_mean_variance`]) and the model
+/// ([`p_mean_variance`] from the noise prediction `noise_pred`).
+///
+/// # Panics
+/// If `t < 2` (at $t = 1$ the bound uses the decoder [`decoder_nll`]) or `t > T`, or the
+/// shapes differ.
+#[track_caller]
+pub fn posterior_kl<S1, S2, S3, D>(
+    schedule: &NoiseSchedule,
+    x_start: &ArrayBase<S1, D>,
+    x_t: &ArrayBase<S2, D>,
+    t: usize,
+    noise_pred: &ArrayBase<S3, D>,
+    variance: VarianceKind,
+) -> Array<f64, D>
+where
+    S1: Data<Elem = f64>,
+    S2: Data<Elem = f64>,
+    S3: Data<Elem = f64>,
+    D: Dimension,
+{
+    assert!(
+        t >= 2,
+        "L_(t-1) is a KL only for t >= 2; use decoder_nll at t = 1"
+    );
+    let q = q_posterior_mean_variance(schedule, x_start, x_t, t);
+    let p = p_mean_variance(
+        schedule,
+        x_t,
+        t,
+        noise_pred,
+        ReverseOptions::unclipped(variance),
+    );
+    Zip::from(&q.mean)
+        .and(&p.mean)
+        .map_collect(|&mq, &mp| normal_kl(mq, q.log_variance_clipped, mp, p.log_variance))
+}
+// ANCHOR_END: posterior_kl
+
+// ANCHOR: loss_weight
+/// The weight of the noise error in $L_{t-1}$ (Ho et al. 2020, Eq. (12)):
+///
+/// $$L_{t-1} - C_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\,
+///   \big\|\epsilon - \epsilon_\theta(x_t, t)\big\|^2 .$$
+///
+/// $L_\text{simple}$ (Eq. (14)) replaces this weight by 1.
+///
+/// # Panics
+/// If `t < 2` or `t > T`.
+#[track_caller]
+pub fn loss_weight(schedule: &NoiseSchedule, t: usize, variance: VarianceKind) -> f64 {
+    let i = slot(schedule, t);
+    assert!(t >= 2, "the weight is defined for t >= 2");
+    let sigma2 = match variance {
+        VarianceKind::Beta => schedule.beta()[i],
+        VarianceKind::PosteriorBeta => schedule.posterior_variance()[i],
+    };
+    schedule.beta()[i].powi(2)
+        / (2.0 * sigma2 * schedule.alpha()[i] * (1.0 - schedule.alpha_bar()[i]))
+}
+// ANCHOR_END: loss_weight
+
+/// The part $C_t$ of $L_{t-1}$ that does not depend on $\epsilon_\theta$: the KL between
+/// $\mathcal N(0, \tilde\beta_t)$ and $\mathcal N(0, \sigma_t^2)$,
+/// $C_t = \tfrac12\big(\tilde\beta_t/\sigma_t^2 - 1 - \log(\tilde\beta_t/\sigma_t^2)\big)$ per
+/// dimension, in nats. Zero for [`VarianceKind::PosteriorBeta`].
+///
+/// # Panics
+/// If `t < 2` or `t > T`.
+#[track_caller]
+pub fn variance_mismatch_kl(schedule: &NoiseSchedule, t: usize, variance: VarianceKind) -> f64 {
+    let i = slot(schedule, t);
+    assert!(t >= 2, "defined for t >= 2");
+    let sigma2 = match variance {
+        VarianceKind::Beta => schedule.beta()[i],
+        VarianceKind::PosteriorBeta => schedule.posterior_variance()[i],
+    };
+    let lv = |v: f64| log_variance(v.ln());
+    normal_kl(0.0, lv(schedule.posterior_variance()[i]), 0.0, lv(sigma2))
+}
+
+/// The decoder term $L_0 = -\log p_\theta(x_0 \mid x_1)$ per pixel, in nats: the model's mean
+/// at $t = 1$ from the noise prediction, the log-variance [`p_mean_variance`] reports at
+/// $t = 1$, and [`discretized_gaussian_log_likelihood`]. `x_start` must be on the pixel grid
+/// in $[-1, 1]$.
+///
+/// # Panics
+/// If the shapes differ.
+pub fn decoder_nll<S1, S2, S3, D>(
+    schedule: &NoiseSchedule,
+    x_start: &ArrayBase<S1, D>,
+    x_1: &ArrayBase<S2, D>,
+    noise_pred: &ArrayBase<S3, D>,
+    variance: VarianceKind,
+) -> Array<f64, D>
+where
+    S1: Data<Elem = f64>,
+    S2: Data<Elem = f64>,
+    S3: Data<Elem = f64>,
+    D: Dimension,
+{
+    let p = p_mean_variance(
+        schedule,
+        x_1,
+        1,
+        noise_pred,
+        ReverseOptions::unclipped(variance),
+    );
+    Zip::from(x_start)
+        .and(&p.mean)
+        .map_collect(|&x, &m| -discretized_gaussian_log_likelihood(x, m, p.log_variance))
+}
+
+/// A [`LogVariance`] helper for callers: $\log\sigma^2$ from $\sigma^2$.
+///
+/// # Panics
+/// If `variance` is not finite and positive.
+pub fn ln_variance(variance: f64) -> LogVariance {
+    log_variance(variance.ln())
+}
