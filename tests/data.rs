@@ -406,6 +406,17 @@ fn bad_gzip_is_reported_with_the_file_name() {
 }
 
 #[test]
+fn doubly_compressed_file_gets_a_hint() {
+    let (dir, images, _) = raw_test_split("double-gz");
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&gzip(&images))).unwrap();
+    std::fs::remove_file(dir.join("t10k-images-idx3-ubyte")).unwrap();
+    let err = load_dir(&dir, Split::Test).unwrap_err();
+    assert!(matches!(err, DataError::BadMagic { expected: 2051, .. }), "{err:?}");
+    assert!(err.to_string().contains("compressed twice"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn gzip_is_recognised_by_content_not_name() {
     // A gzip stream stored without the .gz suffix still loads.
     let dir = temp_dir("gz-by-content");
