@@ -411,7 +411,10 @@ fn doubly_compressed_file_gets_a_hint() {
     std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&gzip(&images))).unwrap();
     std::fs::remove_file(dir.join("t10k-images-idx3-ubyte")).unwrap();
     let err = load_dir(&dir, Split::Test).unwrap_err();
-    assert!(matches!(err, DataError::BadMagic { expected: 2051, .. }), "{err:?}");
+    assert!(
+        matches!(err, DataError::BadMagic { expected: 2051, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("compressed twice"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -123,13 +123,17 @@ pub fn mnist_cache_dir_from(env: impl Fn(&str) -> Option<OsString>) -> Result<Pa
 
 /// Makes sure full MNIST is in [`mnist_cache_dir`] (downloading what is missing from
 /// [`MNIST_MIRRORS`], verified against [`MNIST_FILES`]) and returns that folder, ready for
-/// [`crate::data::load_dir`]. With `progress`, prints a progress bar per file to stderr.
+/// [`crate::data::load_dir`]. With `progress`, prints a progress bar per file fetched and
+/// the folder to stderr.
 ///
 /// # Errors
 /// [`DataError::NoCacheDir`], [`DataError::Io`], and the download errors of [`download`].
 pub fn download_mnist(progress: bool) -> Result<PathBuf, DataError> {
     let dir = mnist_cache_dir()?;
-    download(&MNIST_MIRRORS, &MNIST_FILES, &dir, progress)?;
+    let statuses = download(&MNIST_MIRRORS, &MNIST_FILES, &dir, progress)?;
+    if progress && statuses.iter().any(|s| matches!(s, FileStatus::Downloaded { .. })) {
+        eprintln!("MNIST downloaded and verified in {}", dir.display());
+    }
     Ok(dir)
 }
 

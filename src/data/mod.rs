@@ -153,7 +153,7 @@ pub enum DataError {
     },
     /// The file is shorter than its header promises.
     #[error(
-        "{file} is truncated: its IDX header needs {expected} bytes, found {found}; \
+        "{file} is truncated: its IDX header describes {expected} bytes, found {found}; \
          the file is incomplete, download or copy it again"
     )]
     Truncated {
@@ -195,8 +195,8 @@ pub enum DataError {
     /// The images are not the size the caller needs ([`ImageSet::require_size`]).
     #[error(
         "the images are {rows}x{cols} pixels but {expected_rows}x{expected_cols} are needed: \
-         use a dataset of {expected_rows}x{expected_cols} images (MNIST, Fashion-MNIST) or \
-         resize them"
+         use a dataset of {expected_rows}x{expected_cols} images or resize them (MNIST and \
+         Fashion-MNIST are 28x28)"
     )]
     WrongSize {
         /// Rows required.
@@ -225,9 +225,8 @@ pub enum DataError {
     NoCacheDir,
     /// The server answered with an HTTP error status.
     #[error(
-        "HTTP {status} for {url}: the mirror does not serve this file; the other mirrors \
-         are tried in turn, or download the files by hand into a folder and pass \
-         `--data <folder>`"
+        "HTTP {status} for {url}: the server does not serve this file; check the address, \
+         or download the files by hand into a folder and pass `--data <folder>`"
     )]
     HttpStatus {
         /// The URL requested.
