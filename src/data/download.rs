@@ -131,7 +131,11 @@ pub fn mnist_cache_dir_from(env: impl Fn(&str) -> Option<OsString>) -> Result<Pa
 pub fn download_mnist(progress: bool) -> Result<PathBuf, DataError> {
     let dir = mnist_cache_dir()?;
     let statuses = download(&MNIST_MIRRORS, &MNIST_FILES, &dir, progress)?;
-    if progress && statuses.iter().any(|s| matches!(s, FileStatus::Downloaded { .. })) {
+    if progress
+        && statuses
+            .iter()
+            .any(|s| matches!(s, FileStatus::Downloaded { .. }))
+    {
         eprintln!("MNIST downloaded and verified in {}", dir.display());
     }
     Ok(dir)

@@ -9,7 +9,7 @@
 //! | `--data` | source | images |
 //! |---|---|---|
 //! | `embedded` (default) | [`DataSource::Embedded`]: the `data/mnist-10k` subset, compiled into the crate with `include_bytes!` (1.6 MB), so it works from any directory and offline | 7,996 train / 2,004 test |
-//! | `mnist` | [`DataSource::MnistDownload`]: full MNIST, downloaded once into `$DDPM_DATA_DIR/mnist`, else `$XDG_CACHE_HOME/ddpm/mnist`, else `$HOME/.cache/ddpm/mnist`, each file checked against its SHA-256 ([`download`]) | 60,000 / 10,000 |
+//! | `mnist` | [`DataSource::MnistDownload`]: full MNIST, downloaded once into `$DDPM_DATA_DIR/mnist`, else `$XDG_CACHE_HOME/ddpm/mnist`, else `$HOME/.cache/ddpm/mnist`, each file checked against its SHA-256 ([`download_mnist`]) | 60,000 / 10,000 |
 //! | any path | [`DataSource::Dir`]: a folder of IDX files such as Fashion-MNIST ([`load_dir`]) | as found |
 //!
 //! # The IDX format
