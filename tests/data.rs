@@ -885,3 +885,36 @@ fn download_falls_back_to_the_next_mirror() {
     std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_dir_all(other_dir).unwrap();
 }
+
+#[test]
+fn mnist_table_is_well_formed() {
+    use ddpm::data::{MNIST_FILES, MNIST_MIRRORS};
+    // The cached files must be the names `load_dir` looks for.
+    let mut names: Vec<String> = [Split::Train, Split::Test]
+        .iter()
+        .flat_map(|s| {
+            [
+                format!("{}.gz", s.images_file()),
+                format!("{}.gz", s.labels_file()),
+            ]
+        })
+        .collect();
+    names.sort();
+    let mut table: Vec<String> = MNIST_FILES.iter().map(|f| f.name.to_string()).collect();
+    table.sort();
+    assert_eq!(table, names);
+    for f in MNIST_FILES {
+        assert_eq!(f.sha256.len(), 64, "{}", f.name);
+        assert!(
+            f.sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        assert!(f.size > 0);
+    }
+    assert!(
+        MNIST_MIRRORS
+            .iter()
+            .all(|m| m.starts_with("https://") && m.ends_with('/'))
+    );
+}
