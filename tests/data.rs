@@ -717,6 +717,7 @@ fn all_routes(files: &[(String, Vec<u8>, String)]) -> HashMap<String, Reply> {
         .collect()
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn download_fetches_verifies_and_then_skips() {
     let files = embedded_files();
@@ -764,6 +765,7 @@ fn download_fetches_verifies_and_then_skips() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn download_rejects_a_checksum_mismatch_and_keeps_nothing() {
     let files = embedded_files();
@@ -805,6 +807,7 @@ fn download_rejects_a_checksum_mismatch_and_keeps_nothing() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn download_reports_http_404() {
     let files = embedded_files();
@@ -823,6 +826,7 @@ fn download_reports_http_404() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn download_reports_an_interrupted_transfer() {
     let files = embedded_files();
@@ -853,6 +857,7 @@ fn download_reports_an_interrupted_transfer() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn download_falls_back_to_the_next_mirror() {
     let files = embedded_files();

@@ -19,6 +19,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+#[cfg(feature = "download")]
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -224,6 +225,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[cfg(feature = "download")]
 /// Whether a URL points at this machine (then no proxy is used).
 fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -255,17 +257,9 @@ fn fetch_verified(
     result
 }
 
-/// Streams `url` into `part`, hashing on the way; errors if size or hash differ.
-fn fetch_into(
-    url: &str,
-    file: &RemoteFile<'_>,
-    part: &Path,
-    progress: bool,
-) -> Result<(), DataError> {
-    let network = |e: &dyn std::fmt::Display| DataError::Network {
-        url: url.to_string(),
-        message: e.to_string(),
-    };
+/// Opens an HTTP(S) GET of `url` as a byte stream (feature `download`, on by default).
+#[cfg(feature = "download")]
+fn open_stream(url: &str) -> Result<Box<dyn Read + Send + Sync>, DataError> {
     let mut config = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)));
@@ -278,8 +272,37 @@ fn fetch_into(
             url: url.to_string(),
             status,
         },
-        other => network(&other),
+        other => DataError::Network {
+            url: url.to_string(),
+            message: other.to_string(),
+        },
     })?;
+    Ok(Box::new(response.into_body().into_reader()))
+}
+
+/// Without the `download` feature there is no HTTP client: say how to get one.
+#[cfg(not(feature = "download"))]
+fn open_stream(url: &str) -> Result<Box<dyn Read + Send + Sync>, DataError> {
+    Err(DataError::Network {
+        url: url.to_string(),
+        message: "this build of ddpm has no HTTP client: rebuild with the `download` feature \
+                  (on by default)"
+            .to_string(),
+    })
+}
+
+/// Streams `url` into `part`, hashing on the way; errors if size or hash differ.
+fn fetch_into(
+    url: &str,
+    file: &RemoteFile<'_>,
+    part: &Path,
+    progress: bool,
+) -> Result<(), DataError> {
+    let network = |e: &dyn std::fmt::Display| DataError::Network {
+        url: url.to_string(),
+        message: e.to_string(),
+    };
+    let stream = open_stream(url)?;
 
     let bar = if progress {
         let bar = indicatif::ProgressBar::new(file.size);
@@ -303,7 +326,7 @@ fn fetch_into(
     let mut hasher = Sha256::new();
     // Read at most one byte more than expected: enough to notice a wrong size, and a bound
     // on what a misbehaving server can make us write.
-    let mut body = response.into_body().into_reader().take(file.size + 1);
+    let mut body = stream.take(file.size + 1);
     let mut buffer = vec![0u8; 64 * 1024];
     let mut received: u64 = 0;
     loop {
