@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::figures::{LineChart, Series};
+use crate::figures::{LegendPosition, LineChart, Series};
 use crate::probability::monte_carlo::{monte_carlo_kl, rmse};
 use crate::probability::{
     Gaussian, GaussianMixture, Grid, LinearGaussianModel, Variance, gaussian_posterior,
@@ -213,6 +213,8 @@ pub fn elbo_vs_log_evidence() -> anyhow::Result<LineChart> {
             ))
             .series(Series::line("ELBO, v = posterior variance", elbo))
             .series(Series::line("ELBO, v = 4 x posterior variance", wide))
-            .series(Series::points("log p(x) - KL(q || p(z|x))", check)),
+            .series(Series::points("log p(x) - KL(q || p(z|x))", check))
+            .y_range(-12.0, -1.0)
+            .legend(LegendPosition::LowerMiddle),
     )
 }

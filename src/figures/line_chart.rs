@@ -57,6 +57,25 @@ impl Series {
     }
 }
 
+/// `((x_lo, x_hi), (y_lo, y_hi))`.
+type AxisRanges = ((f64, f64), (f64, f64));
+
+/// Where the legend box goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegendPosition {
+    /// Top right corner (default).
+    #[default]
+    UpperRight,
+    /// Top left corner.
+    UpperLeft,
+    /// Bottom right corner.
+    LowerRight,
+    /// Bottom left corner.
+    LowerLeft,
+    /// Bottom, centred.
+    LowerMiddle,
+}
+
 /// The colours series get, in order (Okabe-Ito, readable by colour-blind readers).
 const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
@@ -89,6 +108,7 @@ pub struct LineChart {
     size: (u32, u32),
     x_range: Option<(f64, f64)>,
     y_range: Option<(f64, f64)>,
+    legend: LegendPosition,
 }
 
 impl LineChart {
@@ -107,6 +127,7 @@ impl LineChart {
             size: (800, 500),
             x_range: None,
             y_range: None,
+            legend: LegendPosition::UpperRight,
         }
     }
 
@@ -128,6 +149,12 @@ impl LineChart {
         self
     }
 
+    /// Moves the legend box.
+    pub fn legend(mut self, position: LegendPosition) -> Self {
+        self.legend = position;
+        self
+    }
+
     /// Fixes the x range (default: the data's range).
     pub fn x_range(mut self, lo: f64, hi: f64) -> Self {
         self.x_range = Some((lo, hi));
@@ -140,7 +167,8 @@ impl LineChart {
         self
     }
 
-    fn check(&self) -> Result<((f64, f64), (f64, f64)), FigureError> {
+    /// Validates the series and returns the `(x, y)` ranges to draw.
+    fn check(&self) -> Result<AxisRanges, FigureError> {
         if self.series.is_empty() || self.series.iter().all(|s| s.points.is_empty()) {
             return Err(FigureError::Empty {
                 what: "line chart",
@@ -331,7 +359,13 @@ where
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(match chart.legend {
+            LegendPosition::UpperRight => SeriesLabelPosition::UpperRight,
+            LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
+            LegendPosition::LowerRight => SeriesLabelPosition::LowerRight,
+            LegendPosition::LowerLeft => SeriesLabelPosition::LowerLeft,
+            LegendPosition::LowerMiddle => SeriesLabelPosition::LowerMiddle,
+        })
         .draw()
         .map_err(err)?;
     root.present().map_err(err)?;

@@ -22,7 +22,7 @@ mod line_chart;
 
 pub use base64::base64_encode;
 pub use image_grid::ImageGrid;
-pub use line_chart::{LineChart, Series, SeriesStyle};
+pub use line_chart::{LegendPosition, LineChart, Series, SeriesStyle};
 
 /// The bundled font's bytes (DejaVu Sans, from Debian's `fonts-dejavu-core`).
 pub const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");

@@ -158,8 +158,10 @@ impl GaussianMixture {
     }
 
     /// The two terms of the **reverse** KL,
-    /// $D_{\mathrm{KL}}(q\,\|\,p) = \underbrace{-H(q)}_{\text{wants } q \text{ wide}}
-    ///  + \underbrace{H(q, p)}_{\text{wants } q \text{ on } p\text{'s mass}}$,
+    ///
+    /// $$D_{\mathrm{KL}}(q\,\|\,p) = \underbrace{-H(q)}_{\text{wants } q \text{ wide}}
+    ///   + \underbrace{H(q, p)}_{\text{wants } q \text{ on } p\text{'s mass}},$$
+    ///
     /// with $H(q,p) = -\mathbb E_q[\log p(x)]$ computed by quadrature in
     /// $x = \mu + \sigma z$, $z$ on a grid over $[-8, 8]$ with 801 points.
     ///
