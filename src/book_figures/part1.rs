@@ -191,7 +191,7 @@ pub fn elbo_vs_log_evidence() -> anyhow::Result<LineChart> {
     let (model, x) = chapter5_model()?;
     let post = model.posterior(x)?;
     let q_at = |m: f64| Gaussian::new(m, post.variance());
-    let ms = Grid::new(-1.5, 2.5, 201)?.points();
+    let ms = Grid::new(-0.9, 2.5, 171)?.points();
     let mut elbo = Vec::new();
     let mut wide = Vec::new();
     let mut check = Vec::new();
@@ -214,7 +214,6 @@ pub fn elbo_vs_log_evidence() -> anyhow::Result<LineChart> {
             .series(Series::line("ELBO, v = posterior variance", elbo))
             .series(Series::line("ELBO, v = 4 x posterior variance", wide))
             .series(Series::points("log p(x) - KL(q || p(z|x))", check))
-            .y_range(-12.0, -1.0)
             .legend(LegendPosition::LowerMiddle),
     )
 }
