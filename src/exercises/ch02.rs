@@ -39,7 +39,7 @@ pub fn gaussian_kl(mean1: f64, var1: f64, mean2: f64, var2: f64) -> f64 {
 
 /// Exercise 2.3: fit a Gaussian to a 1-D mixture by **forward** KL. Return `(mean, variance)`
 /// of the mixture $\sum_k \pi_k \mathcal N(\mu_k, \sigma_k^2)$ (moment matching):
-/// $\mathbb E[x] = \sum_k \pi_k\mu_k$, $\mathrm{Var}[x] = \sum_k \pi_k(\sigma_k^2 + \mu_k^2) - \mathbb E[x]^2$.
+/// $\mathbb E[\,x\,] = \sum_k \pi_k\mu_k$, $\mathrm{Var}[\,x\,] = \sum_k \pi_k(\sigma_k^2 + \mu_k^2) - \mathbb E[\,x\,]^2$.
 /// `weights`, `means`, `stds` have equal lengths.
 pub fn forward_kl_fit(weights: &[f64], means: &[f64], stds: &[f64]) -> (f64, f64) {
     #[cfg(feature = "solutions")]

@@ -59,8 +59,8 @@ pub fn log_evidence_one(prior_mean: f64, prior_var: f64, noise_var: f64, x: f64)
 }
 
 /// Exercise 3.4: the posterior mean of a coin's heads-probability $\theta$ under a flat prior
-/// on $[0,1]$ after `heads` heads and `tails` tails, **by brute force**: evaluate
-/// $\theta^{h}(1-\theta)^{t}$ on `n` equally spaced points of $[0,1]$ and take the weighted
+/// on $[0, 1]$ after `heads` heads and `tails` tails, **by brute force**: evaluate
+/// $\theta^{h}(1-\theta)^{t}$ on `n` equally spaced points of $[0, 1]$ and take the weighted
 /// average of $\theta$. (The exact answer is $(h+1)/(h+t+2)$, Laplace's rule of succession.)
 pub fn coin_posterior_mean_on_grid(heads: u32, tails: u32, n: usize) -> f64 {
     #[cfg(feature = "solutions")]

@@ -8,7 +8,7 @@ use super::{FigureError, encode_png, evcxr_print_png, write_file};
 /// A `rows x cols` grid of equally sized grayscale images, drawn on a dark gray background
 /// with a gap between cells, each pixel enlarged `scale` times (nearest neighbour).
 ///
-/// Build it from `u8` pixels ([`ImageGrid::from_u8`]) or from values in $[0,1]$
+/// Build it from `u8` pixels ([`ImageGrid::from_u8`]) or from values in $[0, 1]$
 /// ([`ImageGrid::from_unit`]; `f32` or `f64`, clamped). Images are row-major, one after
 /// another in a flat buffer (the layout of an `[n, height, width]` tensor); they fill the grid
 /// row by row, and the last row may be partly empty.
@@ -73,7 +73,7 @@ impl ImageGrid {
         })
     }
 
-    /// Like [`ImageGrid::from_u8`] from values in $[0,1]$ (0 = black, 1 = white); values
+    /// Like [`ImageGrid::from_u8`] from values in $[0, 1]$ (0 = black, 1 = white); values
     /// outside are clamped, then mapped to `round(255 v)`. Accepts `f32`, `f64` or anything
     /// that converts to `f64`.
     ///

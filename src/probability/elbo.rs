@@ -165,7 +165,7 @@ impl LinearGaussianModel {
     ///
     /// **E-step**: $q_i(z) = p(z \mid x_i)$ under the current parameters, which makes each
     /// ELBO tight. **M-step**: maximise $\sum_i \mathbb E_{q_i}[\log p(x_i \mid z)]$ over
-    /// $(w, b, s^2)$, a least-squares regression of $x$ on $z$ with $\mathbb E[z] = m_i$,
+    /// $(w, b, s^2)$, a least-squares regression of $x$ on $z$ with $\mathbb E[\,z\,] = m_i$,
     /// $\mathbb E[z^2] = m_i^2 + v$:
     ///
     /// $$\begin{pmatrix}\sum_i (m_i^2+v) & \sum_i m_i\\ \sum_i m_i & n\end{pmatrix}

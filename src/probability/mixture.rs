@@ -95,7 +95,7 @@ impl GaussianMixture {
             .sum()
     }
 
-    /// $\mathbb E[x] = \sum_k \pi_k \mu_k$.
+    /// $\mathbb E[\,x\,] = \sum_k \pi_k \mu_k$.
     pub fn mean(&self) -> f64 {
         self.weights
             .iter()
@@ -104,7 +104,7 @@ impl GaussianMixture {
             .sum()
     }
 
-    /// $\mathrm{Var}[x] = \sum_k \pi_k(\sigma_k^2 + \mu_k^2) - \mathbb E[x]^2$ (law of total
+    /// $\mathrm{Var}[\,x\,] = \sum_k \pi_k(\sigma_k^2 + \mu_k^2) - \mathbb E[\,x\,]^2$ (law of total
     /// variance).
     pub fn variance(&self) -> f64 {
         let second: f64 = self
@@ -137,7 +137,7 @@ impl GaussianMixture {
 
     // ANCHOR: fit_forward_kl
     /// The Gaussian minimising the **forward** KL $D_{\mathrm{KL}}(p\,\|\,q)$: moment matching,
-    /// $q = \mathcal N(\mathbb E_p[x], \mathrm{Var}_p[x])$. Setting the derivatives of
+    /// $q = \mathcal N(\mathbb E_p[\,x\,], \mathrm{Var}_p[\,x\,])$. Setting the derivatives of
     /// $-\mathbb E_p[\log q(x)]$ with respect to $\mu$ and $\sigma^2$ to zero gives exactly
     /// these moments; the fit is *mass-covering*: it spreads over every mode.
     ///

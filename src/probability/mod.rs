@@ -2,9 +2,9 @@
 //!
 //! | chapter | module |
 //! |---|---|
-//! | 2. KL divergence | [`entropy`], [`kl`], [`gaussian`], [`mixture`] |
+//! | 2. KL divergence | [`entropy`](mod@entropy), [`kl`], [`gaussian`], [`mixture`] |
 //! | 3. Bayes' rule | [`bayes`], [`grid`] |
-//! | 4. Monte Carlo | [`monte_carlo`] |
+//! | 4. Monte Carlo | [`monte_carlo`](mod@monte_carlo) |
 //! | 5. The ELBO | [`elbo`] |
 //!
 //! Every constructor validates its input and returns [`ProbabilityError`] with a message that
