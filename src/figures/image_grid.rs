@@ -100,6 +100,19 @@ impl ImageGrid {
         Self::from_u8(&pixels, count, height, width)
     }
 
+    /// Like [`ImageGrid::from_unit`] from an `[n, height, width]` array (e.g. a batch of
+    /// samples converted from a tensor).
+    ///
+    /// # Errors
+    /// As [`ImageGrid::from_unit`].
+    pub fn from_unit_array<T: Copy + Into<f64>>(
+        images: ndarray::ArrayView3<'_, T>,
+    ) -> Result<Self, FigureError> {
+        let (count, height, width) = images.dim();
+        let values: Vec<T> = images.iter().copied().collect();
+        Self::from_unit(&values, count, height, width)
+    }
+
     /// Sets the number of columns (the number of rows follows).
     ///
     /// # Errors
@@ -192,6 +205,56 @@ impl ImageGrid {
     /// [`FigureError::Encode`] or [`FigureError::Io`].
     pub fn write_png(&self, path: impl AsRef<Path>) -> Result<(), FigureError> {
         write_file(path.as_ref(), &self.png_bytes()?)
+    }
+
+    /// Writes `frames` (e.g. one grid per denoising step) as a looping animated GIF, each
+    /// frame shown for `delay_ms` milliseconds. All frames must have the same pixel size.
+    ///
+    /// # Errors
+    /// [`FigureError::Empty`] with no frames, [`FigureError::BufferSize`] if the frames differ
+    /// in size, [`FigureError::Encode`] or [`FigureError::Io`].
+    pub fn write_gif(
+        frames: &[ImageGrid],
+        delay_ms: u32,
+        path: impl AsRef<Path>,
+    ) -> Result<(), FigureError> {
+        write_file(path.as_ref(), &Self::gif_bytes(frames, delay_ms)?)
+    }
+
+    /// The bytes [`ImageGrid::write_gif`] writes.
+    ///
+    /// # Errors
+    /// As [`ImageGrid::write_gif`], without the I/O.
+    pub fn gif_bytes(frames: &[ImageGrid], delay_ms: u32) -> Result<Vec<u8>, FigureError> {
+        use image::codecs::gif::{GifEncoder, Repeat};
+        let first = frames.first().ok_or(FigureError::Empty {
+            what: "GIF animation",
+            item: "frame",
+        })?;
+        let (w, h) = first.pixel_size();
+        let mut out = Vec::new();
+        {
+            let mut encoder = GifEncoder::new(&mut out);
+            encoder.set_repeat(Repeat::Infinite)?;
+            for (i, frame) in frames.iter().enumerate() {
+                let (luma, fw, fh) = frame.to_luma();
+                if (fw, fh) != (w, h) {
+                    return Err(FigureError::BufferSize {
+                        got: fw * fh,
+                        expected: w * h,
+                        count: i,
+                        height: fh,
+                        width: fw,
+                    });
+                }
+                let rgba: Vec<u8> = luma.iter().flat_map(|&v| [v, v, v, 255]).collect();
+                let buffer = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+                    .expect("buffer length is 4 * width * height by construction");
+                let delay = image::Delay::from_numer_denom_ms(delay_ms, 1);
+                encoder.encode_frame(image::Frame::from_parts(buffer, 0, 0, delay))?;
+            }
+        }
+        Ok(out)
     }
 
     /// Shows the grid inline in an evcxr (Jupyter) notebook: prints
