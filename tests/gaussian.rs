@@ -31,6 +31,18 @@ fn constructors_reject_bad_parameters() {
         DiagGaussian::new(array![0.0], array![f64::INFINITY]),
         Err(ProbabilityError::Scalar(_))
     ));
+    assert!(matches!(
+        DiagGaussian::new(array![f64::NAN], array![1.0]),
+        Err(ProbabilityError::NotFinite { .. })
+    ));
+    assert!(matches!(
+        GaussianMixture::new(vec![0.5, 0.6], vec![Gaussian::standard(); 2]),
+        Err(ProbabilityError::NotNormalised { .. })
+    ));
+    assert!(matches!(
+        GaussianMixture::new(vec![-0.5, 1.5], vec![Gaussian::standard(); 2]),
+        Err(ProbabilityError::NegativeProbability { .. })
+    ));
     let d = DiagGaussian::standard(2).unwrap();
     assert!(matches!(
         d.log_density(array![1.0, 2.0, 3.0].view()),
