@@ -60,7 +60,8 @@ pub fn forward_vs_reverse_kl() -> anyhow::Result<LineChart> {
                 "argmin KL(q||p) from mu=+1.5: reverse",
                 curve(-6.0, 6.0, 601, |x| reverse_right.density(x))?,
             ))
-            .y_range(0.0, 0.75),
+            .y_range(0.0, 0.95)
+            .legend(LegendPosition::UpperLeft),
     )
 }
 
