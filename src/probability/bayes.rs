@@ -101,7 +101,8 @@ pub struct GridPosterior {
 /// point $\theta_i$, exponentiate (after subtracting the maximum, to avoid underflow), and
 /// divide by the trapezoid-rule integral, which is the evidence $p(x)$.
 ///
-/// `log_prior(theta)` and `log_likelihood(theta)` may return $-\infty$ (zero probability).
+/// `log_prior(theta)` and `log_likelihood(theta)` may return $-\infty$ (zero probability);
+/// a NaN is also treated as zero probability at that point.
 ///
 /// # Errors
 /// [`ProbabilityError::DegeneratePosterior`] if prior times likelihood is zero or NaN at every

@@ -88,6 +88,14 @@ impl Gaussian {
     // ANCHOR: gaussian_log_density
     /// $\log \mathcal N(x; \mu, \sigma^2) = -\tfrac12\left(\log 2\pi + \log\sigma^2
     /// + \frac{(x-\mu)^2}{\sigma^2}\right)$.
+    ///
+    /// ```
+    /// use ddpm::probability::Gaussian;
+    /// let p = Gaussian::from_mean_std(1.0, 2.0).unwrap();
+    /// // Symmetric about the mean, and one std away it is e^{-1/2} times the peak.
+    /// assert!((p.log_density(0.0) - p.log_density(2.0)).abs() < 1e-15);
+    /// assert!((p.log_density(3.0) - p.log_density(1.0) + 0.5).abs() < 1e-15);
+    /// ```
     pub fn log_density(&self, x: f64) -> f64 {
         let v = self.variance.get();
         -0.5 * (LN_2PI + v.ln() + (x - self.mean).powi(2) / v)
