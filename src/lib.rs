@@ -20,7 +20,7 @@
 //! | 1. Generative models | [`book::ch01_generative_models`] | `notebooks/01-generative-models.ipynb` | - |
 //! | 2. KL divergence | [`probability::kl`] | `notebooks/02-kl-divergence.ipynb` | `tests/kl_divergence.rs` |
 //! | 3. Bayes' rule | [`probability::bayes`] | `notebooks/03-bayes-rule.ipynb` | `tests/bayes_rule.rs` |
-//! | 4. Monte Carlo | [`probability::monte_carlo`] | `notebooks/04-monte-carlo.ipynb` | `tests/monte_carlo.rs` |
+//! | 4. Monte Carlo | [`probability::monte_carlo`](mod@probability::monte_carlo) | `notebooks/04-monte-carlo.ipynb` | `tests/monte_carlo.rs` |
 //! | 5. The ELBO | [`probability::elbo`] | `notebooks/05-elbo.ipynb` | `tests/elbo.rs` |
 //! | 6. Forward process | [`diffusion::forward`], [`diffusion::schedule`] | `notebooks/06-forward-process.ipynb` | `tests/forward_process.rs` |
 //! | 7. Posterior | [`diffusion::posterior`] | `notebooks/07-posterior.ipynb` | `tests/posterior.rs` |
