@@ -13,6 +13,9 @@ use ndarray::{Array2, Ix2, arr1, arr2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+mod common;
+use common::assert_matches_mixture;
+
 fn normal_pdf(x: f64, mean: f64, var: f64) -> f64 {
     (-(x - mean).powi(2) / (2.0 * var)).exp() / (2.0 * std::f64::consts::PI * var).sqrt()
 }
@@ -141,52 +144,6 @@ fn clipping_bounds_the_predicted_start() {
         ReverseOptions::images(),
     );
     assert_eq!(p.pred_x_start, arr1(&[1.0, -1.0]));
-}
-
-/// Sample moments of `x` per component (assigned by maximum responsibility; the book mixture's
-/// components are so far apart that misassignment has probability below 1e-6), compared with
-/// the truth within 4 standard errors:
-/// weight se = sqrt(w (1 - w) / N); mean se = sqrt(Sigma_ii / n_k);
-/// covariance se = sqrt((Sigma_ii Sigma_jj + Sigma_ij^2) / n_k) (Gaussian fourth moments).
-fn assert_matches_mixture(m: &GaussianMixture, x: &Array2<f64>, what: &str) {
-    let n = x.nrows() as f64;
-    let labels = m.classify(x);
-    for k in 0..m.weights().len() {
-        let rows: Vec<usize> = (0..x.nrows()).filter(|&r| labels[r] == k).collect();
-        let nk = rows.len() as f64;
-        let w = m.weights()[k];
-        let se_w = (w * (1.0 - w) / n).sqrt();
-        assert!(
-            (nk / n - w).abs() < 4.0 * se_w,
-            "{what}: weight {k}: {} vs {w}",
-            nk / n
-        );
-        let sub = x.select(ndarray::Axis(0), &rows);
-        let mean = sub.mean_axis(ndarray::Axis(0)).unwrap();
-        let sigma = &m.covariances()[k];
-        for i in 0..2 {
-            let se = (sigma[[i, i]] / nk).sqrt();
-            assert!(
-                (mean[i] - m.means()[k][i]).abs() < 4.0 * se,
-                "{what}: mean {k}[{i}]: {} vs {} (se {se})",
-                mean[i],
-                m.means()[k][i]
-            );
-        }
-        let centred = &sub - &mean;
-        let cov = centred.t().dot(&centred) / (nk - 1.0);
-        for i in 0..2 {
-            for j in 0..2 {
-                let se = ((sigma[[i, i]] * sigma[[j, j]] + sigma[[i, j]].powi(2)) / nk).sqrt();
-                assert!(
-                    (cov[[i, j]] - sigma[[i, j]]).abs() < 4.0 * se,
-                    "{what}: cov {k}[{i},{j}]: {} vs {} (se {se})",
-                    cov[[i, j]],
-                    sigma[[i, j]]
-                );
-            }
-        }
-    }
 }
 
 /// 20,000 ancestral samples with the exact denoiser reproduce the 2-D mixture. To keep the
