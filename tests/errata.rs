@@ -34,9 +34,10 @@ fn slip_alpha_bar_product_starts_at_s_equals_1() {
     let right = s.alpha_bar()[t - 1].sqrt();
     let wrong = (s.alpha_bar()[t - 1] * s.alpha()[0]).sqrt(); // an extra s = 0 factor
     assert!((mean - right).abs() < 4.0 * se, "{mean} vs {right}");
+    // right and wrong differ by about 0.035, some 6.7 standard errors (se = 0.0052)
     assert!(
-        (mean - wrong).abs() > 10.0 * se,
-        "the wrong form should be far off"
+        (mean - wrong).abs() > 5.0 * se,
+        "the wrong form should be far off: {mean} vs {wrong}, se {se}"
     );
     assert_eq!(q_mean_variance(&s, &arr1(&[1.0]), t).mean[0], right);
 }
