@@ -364,11 +364,11 @@ fn trajectories_1d(dir: &Path) -> anyhow::Result<PathBuf> {
             .draw_series(LineSeries::new(pts, color.mix(0.7).stroke_width(1)))
             .map_err(err)?;
     }
-    for (k, mean) in m.means().iter().enumerate() {
+    for mean in m.means() {
         chart
             .draw_series(LineSeries::new(
                 vec![(30.0, mean[0]), (0.0, mean[0])],
-                BLACK.stroke_width(if k < 9 { 3 } else { 1 }),
+                BLACK.stroke_width(3),
             ))
             .map_err(err)?;
     }
@@ -458,7 +458,6 @@ fn sde_samplers(dir: &Path) -> anyhow::Result<PathBuf> {
     let x1 = standard_normal(Ix2(1500, 2), &mut rng);
     let sde_x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), 500, &mut rng);
     let ode_x = probability_flow_heun(&sde, score, x1, 100);
-    // ODE paths of 25 points: integrate in 20 chunks of 5 steps each, restarting each chunk.
     let root = SVGBackend::new(&file, (1200, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let panels = root.split_evenly((1, 3));
@@ -477,7 +476,10 @@ fn sde_samplers(dir: &Path) -> anyhow::Result<PathBuf> {
     let starts = standard_normal(Ix2(25, 2), &mut ChaCha8Rng::seed_from_u64(11));
     let paths = ode_paths(&sde, &m, &starts, 50);
     let mut chart = ChartBuilder::on(&panels[2])
-        .caption("ODE paths from x_1 (dot) to x_0", ("sans-serif", 16))
+        .caption(
+            "ODE paths: x_1 (dot) to x_0 (cross); grey: ODE samples",
+            ("sans-serif", 15),
+        )
         .margin(8)
         .x_label_area_size(25)
         .y_label_area_size(35)
@@ -488,13 +490,28 @@ fn sde_samplers(dir: &Path) -> anyhow::Result<PathBuf> {
         .label_style(("sans-serif", 11))
         .draw()
         .map_err(err)?;
+    chart
+        .draw_series(
+            ode_x
+                .rows()
+                .into_iter()
+                .map(|r| Circle::new((r[0], r[1]), 1, RGBColor(200, 200, 200).filled())),
+        )
+        .map_err(err)?;
     for (j, p) in paths.iter().enumerate() {
         let color = palette(j);
         chart
             .draw_series(LineSeries::new(p.clone(), color.stroke_width(1)))
             .map_err(err)?;
         chart
-            .draw_series(std::iter::once(Circle::new(p[0], 2, color.filled())))
+            .draw_series(std::iter::once(Circle::new(p[0], 3, color.filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Cross::new(
+                p[p.len() - 1],
+                4,
+                BLACK.stroke_width(2),
+            )))
             .map_err(err)?;
     }
     root.present().map_err(err)?;
