@@ -265,7 +265,9 @@ fn posterior_coefficients(dir: &Path) -> anyhow::Result<PathBuf> {
     let s = NoiseSchedule::linear(1000)?;
     // x axis: log10 t, since almost everything happens in the first few dozen steps
     let pts = |f: &dyn Fn(usize) -> f64| -> Vec<(f64, f64)> {
-        (0..1000).map(|i| (((i + 1) as f64).log10(), f(i))).collect()
+        (0..1000)
+            .map(|i| (((i + 1) as f64).log10(), f(i)))
+            .collect()
     };
     let root = SVGBackend::new(&file, (800, 380)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
