@@ -169,3 +169,46 @@ fn decoder_nll_is_positive_and_small_for_exact_noise() {
     }
     assert!(bits_per_dim(nll.sum(), 3) < 1.0);
 }
+
+/// The whole bound for discrete one-pixel data with a known distribution: four grey levels
+/// (0, 85, 170, 255) with probabilities 0.1, 0.2, 0.3, 0.4, entropy H = 1.8464 bits. The
+/// model uses the exact denoiser of (a very narrow Gaussian around) each level. Any model's
+/// bound is at least H (the decoder makes p_theta a distribution over the 256 levels, and
+/// L >= -log p_theta(x_0) on average >= H). L comes out about 1.9 bits above H, so the check
+/// L > H - 0.02 bits is not a close call for Monte Carlo noise; it fails if, for example, the
+/// KL terms had the wrong sign (L would be about -0.2 bits).
+#[test]
+fn bound_of_discrete_data_is_above_its_entropy() {
+    use ddpm::diffusion::bound::bound_terms;
+    use ddpm::diffusion::mixture::GaussianMixture;
+    use rand::SeedableRng;
+    let levels = [
+        -1.0,
+        2.0 * 85.0 / 255.0 - 1.0,
+        2.0 * 170.0 / 255.0 - 1.0,
+        1.0,
+    ];
+    let probs = [0.1, 0.2, 0.3, 0.4];
+    let h_bits: f64 = -probs.iter().map(|p: &f64| p * p.log2()).sum::<f64>();
+    let m = GaussianMixture::one_d(&probs, &levels, &[1e-3; 4]).unwrap();
+    let s = NoiseSchedule::cosine(100).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let (_, labels) = m.sample_with_labels(2000, &mut rng);
+    let x0 = ndarray::Array2::from_shape_fn((2000, 1), |(i, _)| levels[labels[i]]);
+    let terms = bound_terms(
+        &s,
+        &m.denoiser(&s),
+        &x0,
+        VarianceKind::PosteriorBeta,
+        &mut rng,
+    );
+    let l = terms.bits_per_dim();
+    eprintln!(
+        "H = {h_bits:.4} bits; L = {l:.4} bits (L_T {:.2e}, sum L_t-1 {:.4}, L_0 {:.4})",
+        nats_to_bits(terms.prior),
+        nats_to_bits(terms.kl.iter().sum()),
+        nats_to_bits(terms.decoder)
+    );
+    assert!(l.is_finite());
+    assert!(l > h_bits - 0.02, "L = {l} below the entropy {h_bits}");
+}

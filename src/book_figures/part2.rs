@@ -43,7 +43,9 @@ fn palette(i: usize) -> RGBColor {
         RGBColor(148, 103, 189),
         RGBColor(255, 127, 14),
         RGBColor(23, 190, 207),
-    ][i % 6]
+        RGBColor(140, 86, 75),
+        RGBColor(60, 60, 60),
+    ][i % 8]
 }
 
 /// A named polyline for [`line_panel`].
@@ -261,18 +263,21 @@ fn posterior_coefficients(dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("07-posterior-coefficients.svg");
     let file = path.clone();
     let s = NoiseSchedule::linear(1000)?;
+    // x axis: log10 t, since almost everything happens in the first few dozen steps
     let pts = |f: &dyn Fn(usize) -> f64| -> Vec<(f64, f64)> {
-        (0..1000).map(|i| ((i + 1) as f64, f(i))).collect()
+        (0..1000)
+            .map(|i| (((i + 1) as f64).log10(), f(i)))
+            .collect()
     };
     let root = SVGBackend::new(&file, (800, 380)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     line_panel(
         &root,
         "q(x_{t-1} | x_t, x_0): weights of x_0 and x_t, and beta_tilde / beta",
-        "t",
+        "log10 t",
         "value",
-        (0.0, 1000.0),
-        (0.0, 1.05),
+        (0.0, 3.0),
+        (0.0, 1.4),
         &[
             line("coef1 (x_0)", pts(&|i| s.posterior_mean_coef1()[i])),
             line("coef2 (x_t)", pts(&|i| s.posterior_mean_coef2()[i])),
@@ -314,7 +319,7 @@ fn mixture_densities(dir: &Path) -> anyhow::Result<PathBuf> {
         "x",
         "density",
         (-3.5, 3.5),
-        (0.0, 1.2),
+        (0.0, 0.7),
         &lines,
     )?;
     root.present().map_err(err)?;
