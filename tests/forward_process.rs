@@ -70,8 +70,8 @@ fn q_sample_has_closed_form_moments() {
 }
 
 /// Two chain steps with fixed noises equal one closed-form step with the merged noise
-/// (the proof of the closed form, done on numbers): sqrt(a2)(sqrt(a1) x0 + sqrt(1-a1) e1)
-/// + sqrt(1-a2) e2 = sqrt(a1 a2) x0 + sqrt(1 - a1 a2) e with
+/// (the proof of the closed form, done on numbers): sqrt(a2)(sqrt(a1) x0 + sqrt(1-a1) e1) +
+/// sqrt(1-a2) e2 = sqrt(a1 a2) x0 + sqrt(1 - a1 a2) e with
 /// e = (sqrt(a2 (1-a1)) e1 + sqrt(1-a2) e2) / sqrt(1 - a1 a2).
 #[test]
 fn two_steps_merge_into_one() {

@@ -176,3 +176,41 @@ fn serde_round_trip() {
     assert_eq!(s.kind(), BetaSchedule::Cosine { s: 0.008 });
     assert_eq!(s.num_timesteps(), 10);
 }
+
+mod properties {
+    use ddpm::diffusion::forward::q_sample;
+    use ddpm::diffusion::reverse::predict_start_from_noise;
+    use ddpm::diffusion::schedule::{BetaSchedule, NoiseSchedule};
+    use ndarray::arr1;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// For any valid linear schedule: alpha_bar strictly decreasing in (0, 1),
+        /// 0 <= beta_tilde <= beta, and the posterior coefficients are in [0, 1].
+        #[test]
+        fn linear_schedule_invariants(start in 1e-5f64..0.05, extra in 0.0f64..0.5, t in 2usize..400) {
+            let s = NoiseSchedule::new(BetaSchedule::Linear { beta_start: start, beta_end: start + extra }, t).unwrap();
+            prop_assert!(s.alpha_bar().windows(2).all(|w| w[1] < w[0]));
+            prop_assert!(s.alpha_bar().iter().all(|&a| a > 0.0 && a < 1.0));
+            for i in 0..t {
+                // <= not <: once abar_t underflows to ~1e-14, beta_tilde_t rounds to beta_t
+                prop_assert!(s.posterior_variance()[i] >= 0.0 && s.posterior_variance()[i] <= s.beta()[i]);
+                // coef1 at t = 1 is beta_1 / (1 - (1 - beta_1)) = 1 up to the rounding of 1 - beta_1
+                prop_assert!((0.0..=1.0 + 1e-9).contains(&s.posterior_mean_coef1()[i]));
+                prop_assert!((0.0..=1.0).contains(&s.posterior_mean_coef2()[i]));
+            }
+        }
+
+        /// predict_start_from_noise inverts q_sample at every t.
+        #[test]
+        fn predict_start_inverts_q_sample(x0 in -1.0f64..1.0, eps in -4.0f64..4.0, t in 1usize..=1000) {
+            let s = NoiseSchedule::cosine(1000).unwrap();
+            let xt = q_sample(&s, &arr1(&[x0]), t, &arr1(&[eps]));
+            let back = predict_start_from_noise(&s, &xt, t, &arr1(&[eps]))[0];
+            // abar_T is ~2e-9 for the cosine schedule: 1/sqrt(abar) ~ 2e4 amplifies rounding to ~1e-11
+            prop_assert!((back - x0).abs() < 1e-9, "{} vs {}", back, x0);
+        }
+    }
+}

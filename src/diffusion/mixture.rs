@@ -76,11 +76,13 @@ fn cholesky(a: &Array2<f64>) -> Option<Array2<f64>> {
     Some(l)
 }
 
-/// One Gaussian component prepared for evaluation: mean, Cholesky factor, log-normaliser.
+/// One Gaussian component prepared for evaluation: mean, Cholesky factor (row-major, flat),
+/// log-normaliser. Flat `Vec`s and caller-provided buffers keep the inner loop allocation-free
+/// (it runs once per point, component and timestep when sampling).
 #[derive(Debug, Clone)]
 struct Prepared {
     mean: Vec<f64>,
-    chol: Array2<f64>,
+    chol: Vec<f64>,
     log_norm: f64, // log w_k - 1/2 log det(2 pi C)
 }
 
@@ -92,27 +94,43 @@ impl Prepared {
         Some(Self {
             mean,
             log_norm: weight.ln() - half_log_det - 0.5 * d * (2.0 * std::f64::consts::PI).ln(),
-            chol,
+            chol: chol.iter().copied().collect(),
         })
     }
-    /// Returns (log w_k N(x; m, C), C^{-1}(x - m)).
-    fn eval(&self, x: ArrayView1<f64>) -> (f64, Vec<f64>) {
+    /// Returns log w_k N(x; m, C) and writes C^{-1}(x - m) into `z`.
+    fn eval(&self, x: ArrayView1<f64>, z: &mut [f64]) -> f64 {
         let n = self.mean.len();
-        // forward solve L y = x - m
-        let mut y = vec![0.0; n];
+        let l = &self.chol;
+        // forward solve L y = x - m (y stored in z)
+        let mut quad = 0.0;
         for i in 0..n {
-            let s: f64 = (0..i).map(|k| self.chol[[i, k]] * y[k]).sum();
-            y[i] = (x[i] - self.mean[i] - s) / self.chol[[i, i]];
+            let mut s = x[i] - self.mean[i];
+            for k in 0..i {
+                s -= l[i * n + k] * z[k];
+            }
+            z[i] = s / l[i * n + i];
+            quad += z[i] * z[i];
         }
-        let quad: f64 = y.iter().map(|v| v * v).sum();
-        // back solve L^T z = y
-        let mut z = vec![0.0; n];
+        // back solve L^T z = y in place
         for i in (0..n).rev() {
-            let s: f64 = (i + 1..n).map(|k| self.chol[[k, i]] * z[k]).sum();
-            z[i] = (y[i] - s) / self.chol[[i, i]];
+            let mut s = z[i];
+            for k in i + 1..n {
+                s -= l[k * n + i] * z[k];
+            }
+            z[i] = s / l[i * n + i];
         }
-        (self.log_norm - 0.5 * quad, z)
+        self.log_norm - 0.5 * quad
     }
+}
+
+/// Evaluates every component at `x`: fills `logs[k]` with log w_k N(x; m_k, C_k) and
+/// `zs[k*d..(k+1)*d]` with C_k^{-1}(x - m_k); returns log p(x).
+fn eval_all(prepared: &[Prepared], x: ArrayView1<f64>, logs: &mut [f64], zs: &mut [f64]) -> f64 {
+    let d = x.len();
+    for (k, p) in prepared.iter().enumerate() {
+        logs[k] = p.eval(x, &mut zs[k * d..(k + 1) * d]);
+    }
+    log_sum_exp(logs)
 }
 
 /// A Gaussian mixture $p(x) = \sum_k \pi_k\,\mathcal N(x; \mu_k, \Sigma_k)$ in $d$ dimensions.
@@ -265,8 +283,9 @@ impl GaussianMixture {
     /// If `x` does not have dimension [`Self::dim`].
     pub fn log_density(&self, x: ArrayView1<f64>) -> f64 {
         assert_eq!(x.len(), self.dim(), "point has the wrong dimension");
-        let logs: Vec<f64> = self.prepared.iter().map(|p| p.eval(x).0).collect();
-        log_sum_exp(&logs)
+        let k = self.prepared.len();
+        let (mut logs, mut zs) = (vec![0.0; k], vec![0.0; k * self.dim()]);
+        eval_all(&self.prepared, x, &mut logs, &mut zs)
     }
 
     /// $p(x)$.
@@ -284,8 +303,9 @@ impl GaussianMixture {
     /// If `x` does not have dimension [`Self::dim`].
     pub fn responsibilities(&self, x: ArrayView1<f64>) -> Vec<f64> {
         assert_eq!(x.len(), self.dim(), "point has the wrong dimension");
-        let logs: Vec<f64> = self.prepared.iter().map(|p| p.eval(x).0).collect();
-        let lse = log_sum_exp(&logs);
+        let k = self.prepared.len();
+        let (mut logs, mut zs) = (vec![0.0; k], vec![0.0; k * self.dim()]);
+        let lse = eval_all(&self.prepared, x, &mut logs, &mut zs);
         logs.iter().map(|l| (l - lse).exp()).collect()
     }
 
@@ -312,7 +332,7 @@ impl GaussianMixture {
             let z: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
             let l = &self.prepared[k].chol;
             for i in 0..d {
-                row[i] = self.means[k][i] + (0..=i).map(|j| l[[i, j]] * z[j]).sum::<f64>();
+                row[i] = self.means[k][i] + (0..=i).map(|j| l[i * d + j] * z[j]).sum::<f64>();
             }
             labels.push(k);
         }
@@ -366,15 +386,15 @@ impl GaussianMixture {
     /// If `x` does not have `d` columns.
     pub fn score(&self, x: &Array2<f64>) -> Array2<f64> {
         assert_eq!(x.ncols(), self.dim(), "points have the wrong dimension");
+        let (k, d) = (self.prepared.len(), self.dim());
+        let (mut logs, mut zs) = (vec![0.0; k], vec![0.0; k * d]);
         let mut out = Array2::zeros(x.raw_dim());
         for (row, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
-            let evals: Vec<(f64, Vec<f64>)> = self.prepared.iter().map(|p| p.eval(row)).collect();
-            let logs: Vec<f64> = evals.iter().map(|e| e.0).collect();
-            let lse = log_sum_exp(&logs);
-            for (l, z) in &evals {
-                let r = (l - lse).exp();
-                for i in 0..z.len() {
-                    o[i] -= r * z[i];
+            let lse = eval_all(&self.prepared, row, &mut logs, &mut zs);
+            for c in 0..k {
+                let r = (logs[c] - lse).exp();
+                for i in 0..d {
+                    o[i] -= r * zs[c * d + i];
                 }
             }
         }
@@ -398,18 +418,23 @@ impl GaussianMixture {
         let d = self.dim();
         assert_eq!(x_t.ncols(), d, "points have the wrong dimension");
         let sa = alpha_bar.sqrt();
+        let k = self.prepared.len();
+        let (mut logs, mut zs) = (vec![0.0; k], vec![0.0; k * d]);
+        let sigmas: Vec<Vec<f64>> = self
+            .covariances
+            .iter()
+            .map(|c| c.iter().copied().collect())
+            .collect();
         let mut out = Array2::zeros(x_t.raw_dim());
         for (row, mut o) in x_t.rows().into_iter().zip(out.rows_mut()) {
-            let evals: Vec<(f64, Vec<f64>)> = noised.prepared.iter().map(|p| p.eval(row)).collect();
-            let logs: Vec<f64> = evals.iter().map(|e| e.0).collect();
-            let lse = log_sum_exp(&logs);
-            for (k, (l, z)) in evals.iter().enumerate() {
-                let r = (l - lse).exp();
-                // z = C_k^{-1} (x_t - sqrt(abar) mu_k)
-                let sigma = &self.covariances[k];
+            let lse = eval_all(&noised.prepared, row, &mut logs, &mut zs);
+            for c in 0..k {
+                let r = (logs[c] - lse).exp();
+                // zs[c] = C_c^{-1} (x_t - sqrt(abar) mu_c)
+                let z = &zs[c * d..(c + 1) * d];
                 for i in 0..d {
-                    let corr: f64 = (0..d).map(|j| sigma[[i, j]] * z[j]).sum();
-                    o[i] += r * (self.means[k][i] + sa * corr);
+                    let corr: f64 = (0..d).map(|j| sigmas[c][i * d + j] * z[j]).sum();
+                    o[i] += r * (self.means[c][i] + sa * corr);
                 }
             }
         }
