@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 EVCXR_VERSION=0.22.0
-if ! command -v evcxr_jupyter >/dev/null 2>&1 || ! evcxr_jupyter --version 2>/dev/null | grep -q "$EVCXR_VERSION"; then
+if ! command -v evcxr_jupyter >/dev/null 2>&1 || ! cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
     echo "installing evcxr_jupyter $EVCXR_VERSION (one-time, ~15 minutes on 2 cores)"
     cargo install --locked "evcxr_jupyter@$EVCXR_VERSION"
 fi
@@ -22,14 +22,24 @@ if [ ! -x "$venv/bin/jupyter-nbconvert" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet jupyter_core jupyter_client nbclient nbconvert nbformat
 fi
-export JUPYTER_DATA_DIR="$HOME/.cache/ddpm-jupyter-data"
-if [ ! -f "$JUPYTER_DATA_DIR/kernels/rust/kernel.json" ]; then
-    JUPYTER_DATA_DIR="$JUPYTER_DATA_DIR" PATH="$venv/bin:$PATH" evcxr_jupyter --install >/dev/null
+# The Rust kernel spec goes into a private Jupyter data folder (evcxr_jupyter --install writes
+# to $JUPYTER_PATH/kernels/rust when JUPYTER_PATH is set; Jupyter searches JUPYTER_PATH).
+export JUPYTER_PATH="${DDPM_JUPYTER_DATA:-$HOME/.cache/ddpm-jupyter-data}"
+if [ ! -f "$JUPYTER_PATH/kernels/rust/kernel.json" ]; then
+    evcxr_jupyter --install >/dev/null
 fi
 
-# The kernel's start-up commands, kept in the repo (notebooks/init.evcxr): panics fail the
-# cell, and compiled crates are cached between runs.
+# The kernel's start-up commands, kept in the repo (notebooks/evcxr-config/init.evcxr): panics
+# fail the cell, and compiled registry crates are cached between runs (`:cache`, in
+# ~/.cache/evcxr). `:cache` skips local crates such as ddpm itself, so the kernels also share
+# one persistent build folder (EVCXR_TMPDIR): cargo then finds ddpm already built and only
+# the cells are compiled on a rerun.
 export EVCXR_CONFIG_DIR="$root/notebooks/evcxr-config"
+export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$HOME/.cache/ddpm-evcxr-build}"
+mkdir -p "$EVCXR_TMPDIR"
+
+# The notebooks are written by notebooks/generate.py (the source of truth): they must match it.
+python3 notebooks/generate.py --check
 
 # Committed notebooks must carry no outputs.
 "$venv/bin/python" - <<'PY'
@@ -44,9 +54,12 @@ if bad:
 PY
 
 out="${NOTEBOOK_OUT:-$(mktemp -d)}"
+start=$(date +%s)
 mkdir -p "$out"
 status=0
-for nb in notebooks/*.ipynb; do
+# Arguments, if any, pick notebooks (scripts/notebooks.sh notebooks/06-*.ipynb); default: all.
+if [ $# -gt 0 ]; then notebooks=("$@"); else notebooks=(notebooks/*.ipynb); fi
+for nb in "${notebooks[@]}"; do
     [ -e "$nb" ] || continue
     t0=$(date +%s)
     if "$venv/bin/jupyter-nbconvert" --to notebook --execute \
@@ -58,5 +71,5 @@ for nb in notebooks/*.ipynb; do
         status=1
     fi
 done
-echo "executed notebooks are in $out"
+echo "notebooks: $(( $(date +%s) - start ))s in all; executed notebooks are in $out"
 exit $status
