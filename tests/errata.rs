@@ -79,7 +79,10 @@ fn slip_score_sign_and_scale() {
     let err = |a: &ndarray::Array2<f64>| (a - &exact).mapv(f64::abs).sum();
     assert!(err(&right) < 1e-9);
     for wrong in [&wrong_sign, &wrong_scale, &as_written_1, &as_written_2] {
-        assert!(err(wrong) > 0.1, "{wrong} should not match the exact score {exact}");
+        assert!(
+            err(wrong) > 0.1,
+            "{wrong} should not match the exact score {exact}"
+        );
     }
 }
 
