@@ -211,6 +211,14 @@ where
 // ANCHOR_END: posterior_kl
 
 // ANCHOR: loss_weight
+/// $\sigma_t^2$ of the chosen [`VarianceKind`] at slot `i` (the paper's $t = i + 1$).
+fn sigma_squared(schedule: &NoiseSchedule, i: usize, variance: VarianceKind) -> f64 {
+    match variance {
+        VarianceKind::Beta => schedule.beta()[i],
+        VarianceKind::PosteriorBeta => schedule.posterior_variance()[i],
+    }
+}
+
 /// The weight of the noise error in $L_{t-1}$ (Ho et al. 2020, Eq. (12)):
 ///
 /// $$L_{t-1} - C_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\,
@@ -224,10 +232,7 @@ where
 pub fn loss_weight(schedule: &NoiseSchedule, t: usize, variance: VarianceKind) -> f64 {
     let i = slot(schedule, t);
     assert!(t >= 2, "the weight is defined for t >= 2");
-    let sigma2 = match variance {
-        VarianceKind::Beta => schedule.beta()[i],
-        VarianceKind::PosteriorBeta => schedule.posterior_variance()[i],
-    };
+    let sigma2 = sigma_squared(schedule, i, variance);
     schedule.beta()[i].powi(2)
         / (2.0 * sigma2 * schedule.alpha()[i] * (1.0 - schedule.alpha_bar()[i]))
 }
@@ -244,10 +249,7 @@ pub fn loss_weight(schedule: &NoiseSchedule, t: usize, variance: VarianceKind) -
 pub fn variance_mismatch_kl(schedule: &NoiseSchedule, t: usize, variance: VarianceKind) -> f64 {
     let i = slot(schedule, t);
     assert!(t >= 2, "defined for t >= 2");
-    let sigma2 = match variance {
-        VarianceKind::Beta => schedule.beta()[i],
-        VarianceKind::PosteriorBeta => schedule.posterior_variance()[i],
-    };
+    let sigma2 = sigma_squared(schedule, i, variance);
     let lv = |v: f64| log_variance(v.ln());
     normal_kl(0.0, lv(schedule.posterior_variance()[i]), 0.0, lv(sigma2))
 }
