@@ -490,8 +490,8 @@ fn sde_samplers(dir: &Path) -> anyhow::Result<PathBuf> {
     let score = |x: &Array2<f64>, tau: f64| m.noised(sde.alpha_bar(tau)).score(x);
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     let x1 = standard_normal(Ix2(1500, 2), &mut rng);
-    let sde_x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), 500, &mut rng);
-    let ode_x = probability_flow_heun(&sde, score, x1, 100);
+    let sde_x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), 500, &mut rng)?;
+    let ode_x = probability_flow_heun(&sde, score, x1, 100)?;
     let root = SVGBackend::new(&file, (1200, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let panels = root.split_evenly((1, 3));
