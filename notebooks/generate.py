@@ -375,12 +375,14 @@ NOTEBOOKS["06-forward-process"] = [
 
     let linear = NoiseSchedule::linear(1000).unwrap(); // beta from 1e-4 to 0.02 (Ho et al.)
     let cosine = NoiseSchedule::cosine(1000).unwrap(); // Nichol & Dhariwal 2021, s = 0.008
-    println!("{:>5} {:>10} {:>12} {:>12} {:>12}", "t", "beta_t", "alpha_bar", "sqrt(1-ab)", "cosine ab");
-    for t in [1, 10, 100, 250, 500, 750, 1000] {
+    let (snr_linear, snr_cosine) = (linear.snr(), cosine.snr());
+    println!("{:>5} {:>9} {:>14} {:>14} {:>11} {:>11}", "t", "beta_t", "alpha_bar lin", "alpha_bar cos", "SNR lin", "SNR cos");
+    for t in [1, 100, 250, 500, 750, 1000] {
         let i = t - 1; // slices are 0-based; the paper's t is 1-based
-        println!("{t:>5} {:>10.6} {:>12.6} {:>12.6} {:>12.6}", linear.beta()[i],
-            linear.alpha_bar()[i], linear.sqrt_one_minus_alpha_bar()[i], cosine.alpha_bar()[i]);
+        println!("{t:>5} {:>9.6} {:>14.4e} {:>14.4e} {:>11.3e} {:>11.3e}", linear.beta()[i],
+            linear.alpha_bar()[i], cosine.alpha_bar()[i], snr_linear[i], snr_cosine[i]);
     }
+    println!("sum of beta_t (linear) = {:.4}", linear.beta().iter().sum::<f64>());
     """),
     code(r"""
     use ddpm::figures::{LineChart, Series};
@@ -490,6 +492,18 @@ NOTEBOOKS["07-posterior"] = [
             |y| Gaussian::new(schedule.alpha()[i].sqrt() * y, beta).unwrap().log_density(x_t[0])).unwrap();
         println!("{t:>5} {:>9.4} {:>12.6} {:>12.6} {:>12.8} {:>12.8}",
             x_t[0], post.mean[0], brute.mean(), post.variance, brute.variance());
+    }
+    """),
+    md(r"""
+    The coefficients of the posterior mean and the ratio $\tilde\beta_t/\beta_t$, as in the
+    chapter's table:
+    """),
+    code(r"""
+    println!("{:>5} {:>8} {:>8} {:>17}", "t", "coef1", "coef2", "beta_tilde/beta");
+    for t in [2, 10, 100, 1000] {
+        let i = t - 1;
+        println!("{t:>5} {:>8.4} {:>8.4} {:>17.4}", schedule.posterior_mean_coef1()[i],
+            schedule.posterior_mean_coef2()[i], schedule.posterior_variance()[i] / schedule.beta()[i]);
     }
     """),
     md(r"""
@@ -657,6 +671,11 @@ NOTEBOOKS["09-variational-bound"] = [
     use ddpm::figures::{LineChart, Series};
 
     let schedule = NoiseSchedule::linear(1000).unwrap();
+    println!("{:>5} {:>16} {:>22}", "t", "sigma^2 = beta", "sigma^2 = beta_tilde");
+    for t in [2, 10, 100, 500, 1000] {
+        println!("{t:>5} {:>16.4e} {:>22.4e}", loss_weight(&schedule, t, VarianceKind::Beta),
+            loss_weight(&schedule, t, VarianceKind::PosteriorBeta));
+    }
     // (A block: evcxr cannot keep closures between cells.)
     {
         let weights = |v: VarianceKind| -> Vec<(f64, f64)> {
@@ -692,6 +711,9 @@ NOTEBOOKS["09-variational-bound"] = [
     let train = ddpm::data::load_embedded(ddpm::data::Split::Train).unwrap();
     let x0: Array1<f64> = train.to_symmetric_interval(1).iter().map(|&v| f64::from(v)).collect();
     let d = x0.len();
+    let one_pixel = prior_kl(&schedule, &ddpm::ndarray::arr1(&[1.0, 0.0]));
+    println!("L_T per pixel: x_0 = 1: {:.4e} bits, x_0 = 0: {:.4e} bits",
+        ddpm::diffusion::bound::nats_to_bits(one_pixel[0]), ddpm::diffusion::bound::nats_to_bits(one_pixel[1]));
     let l_t = prior_kl(&schedule, &x0).sum();
     println!("L_T = {l_t:.6} nats for the whole image: q(x_T | x_0) is almost N(0, I)");
     for model in ["oracle", "zero"] {

@@ -33,13 +33,12 @@ fi
 # fail the cell, and compiled registry crates are cached between runs (`:cache`, in
 # ~/.cache/evcxr). `:cache` skips local crates such as ddpm itself, so the kernels also share
 # one persistent build folder (EVCXR_TMPDIR): cargo then finds ddpm already built and only
-# the cells are compiled on a rerun.
+# the cells are compiled on a rerun. It lives under /tmp: on the build machine a kernel whose
+# build folder was under /root failed to load its cells ("dlopen failed"), under /tmp it works.
 export EVCXR_CONFIG_DIR="$root/notebooks/evcxr-config"
-export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$HOME/.cache/ddpm-evcxr-build}"
+export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build}"
 mkdir -p "$EVCXR_TMPDIR"
 
-# The notebooks are written by notebooks/generate.py (the source of truth): they must match it.
-python3 notebooks/generate.py --check
 
 # Committed notebooks must carry no outputs.
 "$venv/bin/python" - <<'PY'
@@ -53,21 +52,71 @@ if bad:
     sys.exit("notebooks committed with outputs (clear them): " + ", ".join(bad))
 PY
 
+# The notebooks are written by notebooks/generate.py (the source of truth): they must match it.
+python3 notebooks/generate.py --check
+
 out="${NOTEBOOK_OUT:-$(mktemp -d)}"
 start=$(date +%s)
 mkdir -p "$out"
+
+# Executes one notebook top to bottom with nbclient (what `jupyter nbconvert --execute` uses),
+# in notebooks/ so that `:dep ddpm = { path = ".." }` finds the crate. Writes the executed copy
+# (also when a cell fails, up to that cell) and, on failure, prints the failing cell and its
+# output (rustc's error, or the panic message) without the backtrace noise.
+run_one() {
+    "$venv/bin/python" - "$1" "$2" <<'PY'
+import re, sys
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+src, dst = sys.argv[1], sys.argv[2]
+nb = nbformat.read(src, as_version=4)
+client = NotebookClient(nb, kernel_name="rust", timeout=1800,
+                        resources={"metadata": {"path": "notebooks"}})
+try:
+    client.execute()
+    failed = None
+except CellExecutionError:
+    ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
+    failed = ran[-1] if ran else None
+    if failed is None:
+        failed = next((c for c in nb.cells if c.cell_type == "code"), None)
+nbformat.write(nb, dst)
+if failed is None:
+    sys.exit(0)
+noise = re.compile(r"^\s+(at |\d+: )|^----- stderr -----$")
+def show(text):
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines():
+        if not noise.match(line):
+            print("    " + line)
+print("  failing cell:")
+show(failed.source)
+print("  its output:")
+for o in failed.get("outputs", []):
+    if o.output_type == "stream":
+        show(o.text)
+    elif o.output_type == "error":
+        show(f"{o.ename}: {o.evalue}")
+        show("\n".join(o.traceback))
+    elif "text/plain" in o.get("data", {}):
+        show(o.data["text/plain"])
+sys.exit(1)
+PY
+}
+
 status=0
 # Arguments, if any, pick notebooks (scripts/notebooks.sh notebooks/06-*.ipynb); default: all.
 if [ $# -gt 0 ]; then notebooks=("$@"); else notebooks=(notebooks/*.ipynb); fi
 for nb in "${notebooks[@]}"; do
     [ -e "$nb" ] || continue
     t0=$(date +%s)
-    if "$venv/bin/jupyter-nbconvert" --to notebook --execute \
-        --ExecutePreprocessor.kernel_name=rust --ExecutePreprocessor.timeout=1800 \
-        --output-dir "$out" "$nb" >"$out/$(basename "$nb" .ipynb).log" 2>&1; then
+    name=$(basename "$nb" .ipynb)
+    if run_one "$nb" "$out/$name.ipynb" >"$out/$name.log" 2>&1; then
         echo "ok   $nb ($(( $(date +%s) - t0 ))s)"
     else
-        echo "FAIL $nb ($(( $(date +%s) - t0 ))s)"; tail -40 "$out/$(basename "$nb" .ipynb).log"
+        echo "FAIL $nb ($(( $(date +%s) - t0 ))s)"
+        head -60 "$out/$name.log"
         status=1
     fi
 done
