@@ -1,6 +1,6 @@
 //! The `ddpm` command: a thin launcher over the library's workflows.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -21,6 +21,151 @@ enum Command {
         #[arg(long, default_value = "chapters/figures")]
         out: PathBuf,
     },
+    /// Train a DDPM on MNIST (defaults: the 20-minute CPU run of chapter 13).
+    #[cfg(feature = "burn")]
+    Train(TrainArgs),
+    /// Draw digits from trained weights (default: the shipped weights/default).
+    #[cfg(feature = "burn")]
+    Sample(SampleArgs),
+    /// Time training steps and forward passes of each preset.
+    #[cfg(feature = "burn")]
+    Bench(BenchArgs),
+}
+
+#[cfg(feature = "burn")]
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Network preset: tiny (the default run), small or paper (Ho et al.'s layout, 1.6M
+    /// parameters; about 10x slower per step than tiny).
+    #[arg(long, default_value = "tiny")]
+    preset: String,
+    /// Optimisation steps (default: the default run's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Images per step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Learning rate after warmup.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Warmup steps.
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Global gradient-norm clip.
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// EMA decay.
+    #[arg(long)]
+    ema_decay: Option<f64>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training data: embedded, mnist (download) or a folder of IDX files.
+    #[arg(long, default_value = "embedded")]
+    data: String,
+    /// Write a sample grid every N steps.
+    #[arg(long)]
+    sample_every: Option<usize>,
+    /// Write a checkpoint every N steps.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Run folder (default: runs/<preset>).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// Continue the run in --run-dir from its newest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Compute backend: cpu, wgpu or cuda (the latter two need their cargo feature).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+#[cfg(feature = "burn")]
+#[derive(Clone, Copy, ValueEnum)]
+enum SamplerArg {
+    /// Ancestral sampling through all T steps (Ho et al., Algorithm 2).
+    Ddpm,
+    /// DDIM (Song et al. 2021) with --steps and --eta.
+    Ddim,
+}
+
+#[cfg(feature = "burn")]
+#[derive(Clone, Copy, ValueEnum)]
+enum VarianceArg {
+    /// sigma_t^2 = beta_t.
+    Beta,
+    /// sigma_t^2 = posterior variance beta-tilde_t.
+    Posterior,
+}
+
+#[cfg(feature = "burn")]
+#[derive(Clone, Copy, ValueEnum)]
+enum TrajectoryArg {
+    /// Animated GIF of the whole grid.
+    Gif,
+    /// PNG strip: one row per image (first 8), one column per snapshot.
+    Strip,
+}
+
+#[cfg(feature = "burn")]
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// Weights folder (config.json + model-ema.bpk), e.g. runs/small.
+    #[arg(long, default_value = ddpm::workflows::DEFAULT_WEIGHTS_DIR)]
+    weights: PathBuf,
+    /// Use the raw (last-iterate) weights instead of the EMA.
+    #[arg(long)]
+    raw: bool,
+    /// Sampler.
+    #[arg(long, value_enum, default_value = "ddpm")]
+    sampler: SamplerArg,
+    /// DDIM steps.
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// DDIM eta (0 = deterministic).
+    #[arg(long, default_value_t = 0.0)]
+    eta: f64,
+    /// Ancestral variance.
+    #[arg(long, value_enum, default_value = "beta")]
+    variance: VarianceArg,
+    /// Do not clip the predicted x_0 to [-1, 1].
+    #[arg(long)]
+    no_clip: bool,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of images.
+    #[arg(long, default_value_t = 64)]
+    count: usize,
+    /// Output PNG grid.
+    #[arg(long, default_value = "samples.png")]
+    out: PathBuf,
+    /// Also write the denoising trajectory (beside --out).
+    #[arg(long, value_enum)]
+    trajectory: Option<TrajectoryArg>,
+    /// Snapshots in the trajectory.
+    #[arg(long, default_value_t = 20)]
+    frames: usize,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+#[cfg(feature = "burn")]
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Presets to time, comma separated.
+    #[arg(long, default_value = "tiny,small,paper")]
+    presets: String,
+    /// Batch size.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Timed iterations (after one warm-up); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    iterations: usize,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +175,188 @@ fn main() -> anyhow::Result<()> {
             let written = ddpm::book_figures::render_all(&out)?;
             println!("wrote {} figures to {}", written.len(), out.display());
         }
+        #[cfg(feature = "burn")]
+        Command::Train(args) => launch::train(args)?,
+        #[cfg(feature = "burn")]
+        Command::Sample(args) => launch::sample(args)?,
+        #[cfg(feature = "burn")]
+        Command::Bench(args) => launch::bench(args)?,
     }
     Ok(())
+}
+
+#[cfg(feature = "burn")]
+mod launch {
+    use super::*;
+    use anyhow::{Context, anyhow};
+    use ddpm::network::UNetConfig;
+    use ddpm::workflows::sample::{SampleOptions, Sampler, VarianceKind};
+    use ddpm::workflows::train::TrainOptions;
+    use ddpm::workflows::{BackendKind, TrainingConfig, images};
+
+    fn device(name: &str) -> anyhow::Result<burn::tensor::Device> {
+        let kind: BackendKind = name.parse().map_err(|e: String| anyhow!(e))?;
+        kind.device().map_err(|e| anyhow!(e))
+    }
+
+    fn preset(name: &str) -> anyhow::Result<UNetConfig> {
+        UNetConfig::preset(name).ok_or_else(|| {
+            anyhow!(
+                "unknown preset `{name}`: choose one of {}",
+                UNetConfig::PRESETS.join(", ")
+            )
+        })
+    }
+
+    pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+        let mut config = TrainingConfig::default_run();
+        config.model = preset(&a.preset)?;
+        config.data = a.data;
+        macro_rules! set {
+            ($($field:ident = $arg:expr),*) => { $( if let Some(v) = $arg { config.$field = v; } )* };
+        }
+        set!(
+            steps = a.steps,
+            batch = a.batch,
+            lr = a.lr,
+            warmup_steps = a.warmup,
+            grad_clip_norm = a.grad_clip,
+            ema_decay = a.ema_decay,
+            seed = a.seed,
+            sample_every = a.sample_every,
+            checkpoint_every = a.checkpoint_every
+        );
+        let run_dir = a
+            .run_dir
+            .unwrap_or_else(|| PathBuf::from("runs").join(&a.preset));
+        let options = TrainOptions {
+            run_dir: run_dir.clone(),
+            resume: a.resume,
+            progress: true,
+            device: device(&a.backend)?,
+        };
+        println!(
+            "training preset `{}` ({} steps, batch {}) into {}",
+            a.preset,
+            config.steps,
+            config.batch,
+            run_dir.display()
+        );
+        let report = ddpm::workflows::train::train(&config, &options)
+            .with_context(|| format!("training into {} failed", run_dir.display()))?;
+        println!(
+            "done: {} steps in {:.1} min, mean loss of the last 100 steps {:.4}",
+            report.steps_this_session,
+            report.seconds / 60.0,
+            report.final_loss
+        );
+        println!("outputs in {}:", report.run_dir.display());
+        println!("  config.json, model.bpk, model-ema.bpk, loss.csv, checkpoints/, samples/");
+        println!("  final sample grid: {}", report.final_grid.display());
+        println!(
+            "  draw more: ddpm sample --weights {}",
+            report.run_dir.display()
+        );
+        Ok(())
+    }
+
+    pub fn sample(a: SampleArgs) -> anyhow::Result<()> {
+        let device = device(&a.backend)?;
+        let (model, config) = ddpm::workflows::load_weights(&a.weights, !a.raw, &device)
+            .with_context(|| format!("loading weights from {}", a.weights.display()))?;
+        let schedule = config
+            .schedule
+            .build()
+            .with_context(|| format!("the schedule in {}/config.json", a.weights.display()))?;
+        let sampler = match a.sampler {
+            SamplerArg::Ddpm => Sampler::Ancestral {
+                variance: match a.variance {
+                    VarianceArg::Beta => VarianceKind::Beta,
+                    VarianceArg::Posterior => VarianceKind::PosteriorBeta,
+                },
+            },
+            SamplerArg::Ddim => Sampler::Ddim {
+                steps: a.steps,
+                eta: a.eta,
+            },
+        };
+        let options = SampleOptions {
+            sampler,
+            clip_x0: !a.no_clip,
+            seed: a.seed,
+            count: a.count,
+            frames: if a.trajectory.is_some() { a.frames } else { 0 },
+        };
+        let bar = indicatif::ProgressBar::new(0);
+        let size = config.model.image_size;
+        let samples = ddpm::workflows::sample::sample(
+            &model,
+            &schedule,
+            config.model.image_channels,
+            size,
+            &options,
+            &device,
+            |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )?;
+        bar.finish_and_clear();
+        images::save_grid(&a.out, &samples.images, samples.count, size)?;
+        println!("wrote {} samples to {}", samples.count, a.out.display());
+        if let Some(kind) = a.trajectory {
+            let shown = samples.count.min(8);
+            let (path, result) = match kind {
+                TrajectoryArg::Gif => {
+                    let path = a.out.with_extension("gif");
+                    let r =
+                        images::save_trajectory_gif(&path, &samples.frames, samples.count, size);
+                    (path, r)
+                }
+                TrajectoryArg::Strip => {
+                    let path = a.out.with_file_name(format!(
+                        "{}-trajectory.png",
+                        a.out.file_stem().unwrap_or_default().to_string_lossy()
+                    ));
+                    let strip = images::trajectory_strip(&samples.frames, shown, size);
+                    let r = images::save_png(&path, &strip);
+                    (path, r)
+                }
+            };
+            result?;
+            println!("wrote the trajectory to {}", path.display());
+        }
+        Ok(())
+    }
+
+    pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
+        let device = device(&a.backend)?;
+        println!(
+            "{:<6} {:>10} {:>6} {:>14} {:>12} {:>12} {:>14}",
+            "preset",
+            "params",
+            "batch",
+            "train ms/step",
+            "train img/s",
+            "forward ms",
+            "forward img/s"
+        );
+        for name in a.presets.split(',').map(str::trim) {
+            let config = preset(name)?;
+            let r =
+                ddpm::workflows::bench::bench_preset(name, config, a.batch, a.iterations, &device);
+            println!(
+                "{:<6} {:>10} {:>6} {:>14.1} {:>12.1} {:>12.1} {:>14.1}",
+                r.preset,
+                r.params,
+                r.batch,
+                r.train_step_ms,
+                r.train_images_per_s(),
+                r.forward_ms,
+                r.forward_images_per_s()
+            );
+        }
+        println!("(median of {} iterations after one warm-up)", a.iterations);
+        Ok(())
+    }
 }

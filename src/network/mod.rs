@@ -1,1 +1,15 @@
-//! The burn network layer: U-Net, timestep embedding, classifier. Generic over the device; no I/O.
+//! The burn network layer (chapter 12): the DDPM U-Net $\epsilon_\theta(x_t, t)$, its
+//! sinusoidal timestep embedding, and the noise schedule as tensors.
+//!
+//! Generic over the device (tensors carry their backend in burn 0.22): the same code runs on
+//! `Device::flex()` (CPU) and on a GPU device. No file I/O here; [`crate::workflows`] owns it.
+
+pub mod embedding;
+pub mod schedule;
+pub mod unet;
+
+pub use embedding::{TimeEmbedding, timestep_embedding};
+pub use schedule::ScheduleTensors;
+pub use unet::{
+    AttentionBlock, ResidualBlock, UNet, UNetConfig, UNetConfigError, upsample_nearest_2x,
+};

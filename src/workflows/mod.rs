@@ -1,1 +1,161 @@
-//! Workflows: train, sample, eval, bench. Own all file I/O (runs/, checkpoints, config.json, CSV, PNG).
+//! Workflows (chapters 13-14): training, sampling and benchmarking loops. They own all file I/O:
+//! run folders, checkpoints, `config.json`, the loss CSV and PNG/GIF images.
+//!
+//! A training run writes everything into one folder whose layout is defined once, in
+//! [`RunLayout`]:
+//!
+//! ```text
+//! runs/<name>/
+//!   config.json              TrainingConfig (model + schedule + optimiser settings)
+//!   loss.csv                 step,loss,lr,grad_norm
+//!   samples/step-000500.png  sample grids written during training (EMA weights)
+//!   checkpoints/latest       name of the newest complete checkpoint
+//!   checkpoints/step-000500/ model.bpk, model-ema.bpk, optimizer.bpk, state.json
+//!   model.bpk, model-ema.bpk final raw and EMA weights (burnpack)
+//! ```
+//!
+//! A folder holding `config.json` and `model-ema.bpk` is a *weights folder*: `ddpm sample
+//! --weights <folder>` rebuilds the network from the config and loads the weights
+//! ([`checkpoint::load_weights`]). `weights/default/` is one, shipped with the crate.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod ema;
+pub mod images;
+pub mod sample;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+pub use checkpoint::{CheckpointError, load_weights};
+pub use config::{ScheduleConfig, TrainingConfig};
+
+/// Where the files of a run live. The only place that spells these paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLayout {
+    /// The run folder, e.g. `runs/small`.
+    pub root: PathBuf,
+}
+
+impl RunLayout {
+    /// The layout of the run folder `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+    /// `config.json`: the [`TrainingConfig`].
+    pub fn config(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+    /// `loss.csv`.
+    pub fn loss_csv(&self) -> PathBuf {
+        self.root.join("loss.csv")
+    }
+    /// `samples/`.
+    pub fn samples_dir(&self) -> PathBuf {
+        self.root.join("samples")
+    }
+    /// `samples/step-NNNNNN.png`.
+    pub fn sample_grid(&self, step: usize) -> PathBuf {
+        self.samples_dir().join(format!("step-{step:06}.png"))
+    }
+    /// `checkpoints/`.
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+    /// `checkpoints/step-NNNNNN/`.
+    pub fn checkpoint(&self, step: usize) -> PathBuf {
+        self.checkpoints_dir().join(format!("step-{step:06}"))
+    }
+    /// `checkpoints/latest`: a one-line file naming the newest complete checkpoint.
+    pub fn latest_pointer(&self) -> PathBuf {
+        self.checkpoints_dir().join("latest")
+    }
+    /// `model.bpk`: the final raw weights.
+    pub fn model(&self) -> PathBuf {
+        self.root.join(MODEL_FILE)
+    }
+    /// `model-ema.bpk`: the final EMA weights (what sampling uses by default).
+    pub fn model_ema(&self) -> PathBuf {
+        self.root.join(MODEL_EMA_FILE)
+    }
+}
+
+/// File name of the configuration in run, checkpoint and weights folders.
+pub const CONFIG_FILE: &str = "config.json";
+/// File name of raw weights.
+pub const MODEL_FILE: &str = "model.bpk";
+/// File name of EMA weights.
+pub const MODEL_EMA_FILE: &str = "model-ema.bpk";
+/// The weights shipped with the crate (trained by the default `ddpm train`).
+pub const DEFAULT_WEIGHTS_DIR: &str = "weights/default";
+
+/// Which compute backend to run on; chosen by the launcher (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// burn's pure-Rust CPU backend `flex` (always compiled in).
+    #[default]
+    Cpu,
+    /// wgpu (Vulkan/Metal/DX12), with the `wgpu` cargo feature.
+    Wgpu,
+    /// CUDA, with the `cuda` cargo feature.
+    Cuda,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" | "flex" => Ok(Self::Cpu),
+            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            "cuda" => Ok(Self::Cuda),
+            other => Err(format!(
+                "unknown backend `{other}`: use cpu, wgpu (build with --features wgpu) or cuda \
+                 (build with --features cuda)"
+            )),
+        }
+    }
+}
+
+impl BackendKind {
+    /// The device for this backend.
+    ///
+    /// # Errors
+    /// A message saying which cargo feature to enable when the backend is not compiled in.
+    pub fn device(self) -> Result<Device, String> {
+        match self {
+            Self::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Ok(Device::wgpu(Default::default())),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Ok(Device::cuda(0)),
+            #[allow(unreachable_patterns)]
+            other => Err(format!(
+                "the {other:?} backend is not compiled in: rebuild with `--features {}`",
+                format!("{other:?}").to_lowercase()
+            )),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a crash
+/// never leaves a half-written file under the final name.
+///
+/// # Errors
+/// Any I/O error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_sibling(path);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `dir/.name.tmp` for `dir/name`.
+pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}

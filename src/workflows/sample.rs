@@ -1,0 +1,271 @@
+//! Sampling (chapter 14): ancestral DDPM sampling (Ho et al. 2020, Algorithm 2) and DDIM
+//! (Song, Meng & Ermon 2021, Eq. (12)) with any number of steps and any $\eta$.
+//!
+//! Schedule coefficients are read from the f64
+//! [`NoiseSchedule`](crate::diffusion::schedule::NoiseSchedule) as host scalars (every image
+//! of a batch shares the timestep), and all noise comes from a seeded `ChaCha8Rng` on the host,
+//! so a seed gives the same images on every backend up to floating-point rounding.
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::diffusion::schedule::NoiseSchedule;
+use crate::network::UNet;
+
+/// The reverse-process variance $\sigma_t^2$ (chapter 8's enum, shared with the f64 layer).
+pub use crate::diffusion::reverse::VarianceKind;
+
+/// Which sampler.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampler {
+    /// Ancestral sampling through all $T$ steps.
+    Ancestral {
+        /// $\sigma_t^2$.
+        variance: VarianceKind,
+    },
+    /// DDIM on an evenly spaced sub-sequence of `steps` timesteps; `eta = 0` is deterministic,
+    /// `eta = 1` with all $T$ steps matches ancestral sampling with $\tilde\beta_t$.
+    Ddim {
+        /// Number of network evaluations.
+        steps: usize,
+        /// Stochasticity $\eta \ge 0$.
+        eta: f64,
+    },
+}
+
+/// Sampling settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleOptions {
+    /// The sampler.
+    pub sampler: Sampler,
+    /// Clip the predicted $\hat x_0$ to $[-1, 1]$ at every step (Ho et al.'s `clip_denoised`).
+    pub clip_x0: bool,
+    /// Seed of the initial noise and of every noise draw.
+    pub seed: u64,
+    /// How many images.
+    pub count: usize,
+    /// Record this many evenly spaced snapshots of $x_t$ (0 = none); the last is $x_0$.
+    pub frames: usize,
+}
+
+/// Errors of the sampling workflow.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SampleError {
+    /// DDIM steps outside `1..=T`.
+    #[error("DDIM steps must lie in 1..={max}, got {steps}")]
+    Steps {
+        /// Requested.
+        steps: usize,
+        /// $T$.
+        max: usize,
+    },
+    /// Negative or non-finite eta.
+    #[error("eta must be finite and >= 0, got {0}")]
+    Eta(f64),
+    /// No images requested.
+    #[error("count must be at least 1")]
+    Count,
+}
+
+/// Generated images.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    /// `[count, channels * size * size]` row-major, values in (roughly) $[-1, 1]$.
+    pub images: Vec<f32>,
+    /// Snapshots of $x_t$, each like `images`, in sampling order.
+    pub frames: Vec<Vec<f32>>,
+    /// Number of images.
+    pub count: usize,
+}
+
+/// The evenly spaced DDIM timesteps $\tau_1 < \dots < \tau_S$ from 1 to $T$ inclusive
+/// (for $S = T$ every timestep).
+pub fn ddim_timesteps(steps: usize, num_timesteps: usize) -> Vec<usize> {
+    if steps <= 1 {
+        return vec![num_timesteps];
+    }
+    (0..steps)
+        .map(|i| 1 + (i as f64 * (num_timesteps - 1) as f64 / (steps - 1) as f64).round() as usize)
+        .collect()
+}
+
+fn standard_normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| StandardNormal.sample(rng)).collect()
+}
+
+fn to_tensor(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+fn to_host(x: &Tensor<4>) -> Vec<f32> {
+    x.to_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 data")
+}
+
+/// $\hat x_0 = \big(x_t - \sqrt{1 - \bar\alpha_t}\,\epsilon\big)/\sqrt{\bar\alpha_t}$
+/// (Ho et al. 2020, Eq. (4) solved for $x_0$), optionally clipped to $[-1, 1]$.
+fn predict_x0(
+    schedule: &NoiseSchedule,
+    x_t: Tensor<4>,
+    t: usize,
+    eps: Tensor<4>,
+    clip: bool,
+) -> Tensor<4> {
+    let i = t - 1;
+    let x0 = x_t.mul_scalar(schedule.sqrt_recip_alpha_bar()[i])
+        - eps.mul_scalar(schedule.sqrt_recipm1_alpha_bar()[i]);
+    if clip { x0.clamp(-1.0, 1.0) } else { x0 }
+}
+
+// ANCHOR: p_sample
+/// One ancestral step $x_t \to x_{t-1}$ (Ho et al. 2020, Algorithm 2, line 4, written through
+/// $\hat x_0$ so that it can be clipped): $x_{t-1} = \tilde\mu_t(x_t, \hat x_0) + \sigma_t z$,
+/// with no noise at $t = 1$.
+///
+/// # Shapes
+/// - `x_t`, `noise`: `[batch, c, h, w]`; returns `[batch, c, h, w]`
+pub fn p_sample(
+    model: &UNet,
+    schedule: &NoiseSchedule,
+    x_t: Tensor<4>,
+    t: usize,
+    variance: VarianceKind,
+    clip_x0: bool,
+    noise: Tensor<4>,
+) -> Tensor<4> {
+    let [batch, _, _, _] = x_t.dims();
+    let device = x_t.device();
+    let t_in = Tensor::<1>::full([batch], t as f32, &device); // [batch]
+    let eps = model.forward(x_t.clone(), t_in); // [batch, c, h, w]
+    let i = t - 1;
+    let x0 = predict_x0(schedule, x_t.clone(), t, eps, clip_x0);
+    let mean = x0.mul_scalar(schedule.posterior_mean_coef1()[i])
+        + x_t.mul_scalar(schedule.posterior_mean_coef2()[i]); // Eq. (7)
+    if t == 1 {
+        return mean;
+    }
+    let sigma2 = match variance {
+        VarianceKind::Beta => schedule.beta()[i],
+        VarianceKind::PosteriorBeta => schedule.posterior_variance()[i],
+    };
+    mean + noise.mul_scalar(sigma2.sqrt())
+}
+// ANCHOR_END: p_sample
+
+// ANCHOR: ddim_step
+/// One DDIM step from $t$ to $s < t$ (Song et al. 2021, Eq. (12); $\bar\alpha_0 = 1$):
+/// $$ x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\,\hat\epsilon
+///    + \sigma z,\quad \sigma = \eta\sqrt{\tfrac{1-\bar\alpha_s}{1-\bar\alpha_t}}
+///    \sqrt{1 - \tfrac{\bar\alpha_t}{\bar\alpha_s}}. $$
+pub fn ddim_step(
+    model: &UNet,
+    schedule: &NoiseSchedule,
+    x_t: Tensor<4>,
+    t: usize,
+    s: usize,
+    eta: f64,
+    clip_x0: bool,
+    noise: Tensor<4>,
+) -> Tensor<4> {
+    let [batch, _, _, _] = x_t.dims();
+    let device = x_t.device();
+    let eps = model.forward(x_t.clone(), Tensor::<1>::full([batch], t as f32, &device));
+    let alpha_bar_t = schedule.alpha_bar()[t - 1];
+    let alpha_bar_s = if s == 0 {
+        1.0
+    } else {
+        schedule.alpha_bar()[s - 1]
+    };
+    let x0 = predict_x0(schedule, x_t.clone(), t, eps.clone(), clip_x0);
+    // With clipping, the noise that is consistent with the clipped x0.
+    let eps = if clip_x0 {
+        (x_t - x0.clone().mul_scalar(alpha_bar_t.sqrt())).div_scalar((1.0 - alpha_bar_t).sqrt())
+    } else {
+        eps
+    };
+    let sigma = eta
+        * ((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)).sqrt()
+        * (1.0 - alpha_bar_t / alpha_bar_s).sqrt();
+    let direction = (1.0 - alpha_bar_s - sigma * sigma).max(0.0).sqrt();
+    let x_s = x0.mul_scalar(alpha_bar_s.sqrt()) + eps.mul_scalar(direction);
+    if sigma > 0.0 {
+        x_s + noise.mul_scalar(sigma)
+    } else {
+        x_s
+    }
+}
+// ANCHOR_END: ddim_step
+
+/// Draws `options.count` images from `model` (Ho et al. 2020, Algorithm 2, or DDIM).
+/// `on_step(done, total)` is called after each network evaluation (for progress bars).
+///
+/// # Errors
+/// [`SampleError`] for invalid options.
+pub fn sample(
+    model: &UNet,
+    schedule: &NoiseSchedule,
+    channels: usize,
+    size: usize,
+    options: &SampleOptions,
+    device: &Device,
+    mut on_step: impl FnMut(usize, usize),
+) -> Result<Samples, SampleError> {
+    let big_t = schedule.num_timesteps();
+    if options.count == 0 {
+        return Err(SampleError::Count);
+    }
+    // The timesteps visited, from T down.
+    let visit: Vec<usize> = match options.sampler {
+        Sampler::Ancestral { .. } => (1..=big_t).rev().collect(),
+        Sampler::Ddim { steps, eta } => {
+            if steps == 0 || steps > big_t {
+                return Err(SampleError::Steps { steps, max: big_t });
+            }
+            if !(eta.is_finite() && eta >= 0.0) {
+                return Err(SampleError::Eta(eta));
+            }
+            ddim_timesteps(steps, big_t).into_iter().rev().collect()
+        }
+    };
+    let shape = [options.count, channels, size, size];
+    let n = options.count * channels * size * size;
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut x = to_tensor(standard_normal(&mut rng, n), shape, device); // x_T ~ N(0, I)
+    let total = visit.len();
+    let record_at: Vec<usize> = if options.frames == 0 {
+        Vec::new()
+    } else {
+        (0..options.frames)
+            .map(|j| ((j + 1) * total).div_ceil(options.frames))
+            .collect()
+    };
+    let mut frames = Vec::new();
+    if options.frames > 0 {
+        frames.push(to_host(&x));
+    }
+    for (k, &t) in visit.iter().enumerate() {
+        let noise = to_tensor(standard_normal(&mut rng, n), shape, device);
+        x = match options.sampler {
+            Sampler::Ancestral { variance } => {
+                p_sample(model, schedule, x, t, variance, options.clip_x0, noise)
+            }
+            Sampler::Ddim { eta, .. } => {
+                let s = visit.get(k + 1).copied().unwrap_or(0);
+                ddim_step(model, schedule, x, t, s, eta, options.clip_x0, noise)
+            }
+        };
+        if record_at.contains(&(k + 1)) {
+            frames.push(to_host(&x));
+        }
+        on_step(k + 1, total);
+    }
+    Ok(Samples {
+        images: to_host(&x),
+        frames,
+        count: options.count,
+    })
+}

@@ -1,0 +1,513 @@
+//! Training (chapter 13): $L_\text{simple}$ with $\epsilon$-prediction (Ho et al. 2020,
+//! Algorithm 1 and Eq. (14)), Adam with linear warmup, global-norm gradient clipping, an EMA of
+//! the weights, periodic sample grids and atomic checkpoints that resume exactly.
+//!
+//! Randomness: one seeded `ChaCha8Rng` on the host draws the batch indices, timesteps and noise
+//! (its position is saved in each checkpoint); the device generator, used only by dropout, is
+//! reseeded from `(seed, step)` at every step; the initial weights come from the device
+//! generator seeded with `seed`. Hence the same config gives the same run, and a resumed run
+//! continues exactly where the checkpoint left it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::checkpoint::{self, CheckpointError, TrainState};
+use super::config::{TrainingConfig, TrainingConfigError};
+use super::ema::ema_update;
+use super::images::{self, ImageError};
+use super::sample::{SampleOptions, Sampler, sample};
+use super::{RunLayout, write_atomic};
+use crate::data::{DataError, DataSource, ImageSet, Split};
+use crate::diffusion::schedule::NoiseSchedule;
+use crate::network::{ScheduleTensors, UNet};
+
+/// Everything that can stop a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] TrainingConfigError),
+    /// The data could not be loaded.
+    #[error("cannot load training data: {0}")]
+    Data(#[from] DataError),
+    /// Checkpoint or weights I/O.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Writing an image.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// Other file I/O.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The loss became NaN or infinite.
+    #[error(
+        "the loss became {loss} at step {step}: training diverged and was stopped. {}. Try a \
+         lower --lr, a longer warmup or a smaller --grad-clip",
+        describe_checkpoint(.checkpoint)
+    )]
+    NonFinite {
+        /// The step whose loss was not finite.
+        step: usize,
+        /// The loss.
+        loss: f32,
+        /// The last good checkpoint.
+        checkpoint: Option<PathBuf>,
+    },
+    /// The run folder already holds a run and `--resume` was not given.
+    #[error(
+        "{} already holds a training run; pass --resume to continue it or choose another \
+         --run-dir",
+        .0.display()
+    )]
+    RunExists(PathBuf),
+    /// Resuming with a different configuration than the run's.
+    #[error(
+        "the run's config.json differs from the requested configuration ({0}); resume with \
+         the same settings (only --steps may grow) or start a new run"
+    )]
+    ConfigMismatch(String),
+}
+
+fn describe_checkpoint(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint {
+        Some(p) => format!(
+            "The last good checkpoint is {}; resume from it with --resume",
+            p.display()
+        ),
+        None => "No checkpoint was written yet".into(),
+    }
+}
+
+/// How to run (not part of the run's identity).
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Continue from the newest checkpoint in `run_dir`.
+    pub resume: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// The device (without autodiff; training adds it).
+    pub device: Device,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Steps completed in total.
+    pub steps: usize,
+    /// Steps done in this invocation.
+    pub steps_this_session: usize,
+    /// Mean loss of the last (up to) 100 steps.
+    pub final_loss: f64,
+    /// Per-step losses of this invocation.
+    pub losses: Vec<f32>,
+    /// Wall time of this invocation, in seconds.
+    pub seconds: f64,
+    /// The final sample grid.
+    pub final_grid: PathBuf,
+}
+
+/// One training batch, drawn on the host.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// $x_0$, `[batch, 1, 28, 28]` in $[-1, 1]$.
+    pub x_start: Tensor<4>,
+    /// $t \sim \mathrm{Uniform}\{1, \dots, T\}$, `[batch]`.
+    pub t: Tensor<1, Int>,
+    /// $\epsilon \sim \mathcal N(0, I)$, like `x_start`.
+    pub noise: Tensor<4>,
+}
+
+/// Draws a batch: `batch` images uniformly with replacement, one timestep and one noise image
+/// each.
+pub fn draw_batch(
+    data: &ImageSet,
+    batch: usize,
+    num_timesteps: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Batch {
+    let indices: Vec<usize> = (0..batch)
+        .map(|_| rng.random_range(0..data.len()))
+        .collect();
+    let t: Vec<i64> = (0..batch)
+        .map(|_| rng.random_range(1..=num_timesteps as i64))
+        .collect();
+    let shape = [batch, 1, data.rows, data.cols];
+    let n = batch * data.rows * data.cols;
+    let noise: Vec<f32> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
+    Batch {
+        x_start: Tensor::from_data(
+            TensorData::new(data.symmetric_batch(&indices), shape),
+            device,
+        ),
+        t: Tensor::from_data(TensorData::new(t, [batch]), device),
+        noise: Tensor::from_data(TensorData::new(noise, shape), device),
+    }
+}
+
+/// Sum of squares of all gradients of `model`'s parameters.
+struct GradNormSquared<'a> {
+    grads: &'a GradientsParams,
+    sum: Option<Tensor<1>>,
+}
+
+impl ModuleVisitor for GradNormSquared<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            let s = g.square().sum();
+            self.sum = Some(match self.sum.take() {
+                Some(acc) => acc + s,
+                None => s,
+            });
+        }
+    }
+}
+
+/// Multiplies every gradient by a factor.
+struct ScaleGrads<'a> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+}
+
+impl ModuleVisitor for ScaleGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            self.grads.register(param.id, g.mul_scalar(self.factor));
+        }
+    }
+}
+
+/// Clips the global gradient norm to `max_norm` (TensorFlow's `clip_by_global_norm`, as in
+/// Ho et al.'s code); returns the norm before clipping.
+pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+    let mut norm = GradNormSquared { grads, sum: None };
+    model.visit(&mut norm);
+    let norm = norm
+        .sum
+        .map(|s| f64::from(s.into_scalar::<f32>()).sqrt())
+        .unwrap_or(0.0);
+    if norm > max_norm {
+        model.visit(&mut ScaleGrads {
+            grads,
+            factor: max_norm / norm,
+        });
+    }
+    norm
+}
+
+/// Learning rate at `step` (0-based): linear warmup to `lr` over `warmup` steps, then constant
+/// (Ho et al. 2020, Appendix B).
+pub fn learning_rate(step: usize, lr: f64, warmup: usize) -> f64 {
+    if warmup == 0 {
+        lr
+    } else {
+        lr * ((step + 1) as f64 / warmup as f64).min(1.0)
+    }
+}
+
+/// Loss and gradient norm of one step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepStats {
+    /// $L_\text{simple}$ on the batch (before the update).
+    pub loss: f32,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+}
+
+// ANCHOR: train_step
+/// One step of Algorithm 1 (Ho et al. 2020): $x_t = \sqrt{\bar\alpha_t}x_0 +
+/// \sqrt{1-\bar\alpha_t}\epsilon$, loss $\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2$
+/// averaged over pixels and batch ($L_\text{simple}$, Eq. (14)), then a clipped Adam update.
+/// Returns `Err(loss)` without updating when the loss is not finite.
+pub fn train_step(
+    model: UNet,
+    optim: &mut ModuleOptimizer,
+    schedule: &ScheduleTensors,
+    batch: Batch,
+    lr: f64,
+    grad_clip_norm: f64,
+) -> Result<(UNet, StepStats), f32> {
+    let x_t = schedule.q_sample(batch.x_start, &batch.t, batch.noise.clone()); // [b, 1, 28, 28]
+    let predicted = model.forward(x_t, batch.t.float()); // [b, 1, 28, 28]
+    let loss = (predicted - batch.noise).square().mean(); // [1]
+    let loss_value = loss.clone().into_scalar::<f32>();
+    if !loss_value.is_finite() {
+        return Err(loss_value);
+    }
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let grad_norm = clip_global_norm(&model, &mut grads, grad_clip_norm);
+    let model = optim.step(lr, model, grads);
+    Ok((
+        model,
+        StepStats {
+            loss: loss_value,
+            grad_norm,
+        },
+    ))
+}
+// ANCHOR_END: train_step
+
+/// Initialises every parameter now (burn initialises lazily), in a fixed order, from the
+/// device generator seeded with `seed`, so that initial weights depend on the seed only.
+pub fn init_model(config: &TrainingConfig, device: &Device) -> UNet {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    device.seed(config.seed);
+    let model = config.model.init(device).expect("validated config");
+    model.visit(&mut Touch);
+    model
+}
+
+/// The device seed for dropout at `step` (a SplitMix64 mix of seed and step).
+fn step_seed(seed: u64, step: usize) -> u64 {
+    let mut z = seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Loads the training images of `config.data`.
+///
+/// # Errors
+/// [`DataError`] when the source cannot be read.
+pub fn load_training_data(config: &TrainingConfig) -> Result<ImageSet, DataError> {
+    let source: DataSource = config.data.parse()?;
+    let data = crate::data::load(&source, Split::Train)?;
+    Ok(if config.max_images > 0 {
+        data.take(config.max_images)
+    } else {
+        data
+    })
+}
+
+/// Sample grid of the EMA model with fixed noise (seed 0 offset from the run seed), so grids
+/// of successive steps show the same 36 starting points.
+fn write_grid(
+    ema: &UNet,
+    schedule: &NoiseSchedule,
+    config: &TrainingConfig,
+    device: &Device,
+    path: &std::path::Path,
+) -> Result<(), TrainError> {
+    let options = SampleOptions {
+        sampler: Sampler::Ddim {
+            steps: config.sample_steps,
+            eta: 0.0,
+        },
+        clip_x0: true,
+        seed: config.seed.wrapping_add(1),
+        count: 36,
+        frames: 0,
+    };
+    let samples = sample(
+        ema,
+        schedule,
+        config.model.image_channels,
+        config.model.image_size,
+        &options,
+        device,
+        |_, _| {},
+    )
+    .expect("training configs carry valid sampling settings");
+    images::save_grid(
+        path,
+        &samples.images,
+        samples.count,
+        config.model.image_size,
+    )?;
+    Ok(())
+}
+
+// ANCHOR: train
+/// Trains a DDPM as `config` says, writing into `options.run_dir` (layout: [`RunLayout`]).
+///
+/// # Errors
+/// [`TrainError`]: invalid config, unreadable data, I/O failures, or a non-finite loss (the
+/// last good checkpoint is kept and named in the message).
+pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainReport, TrainError> {
+    let started = Instant::now();
+    let schedule = config.validate()?;
+    let layout = RunLayout::new(&options.run_dir);
+    let device = options.device.clone();
+    let train_device = device.clone().autodiff();
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| TrainError::Io { path, source }
+    };
+
+    // A new run or a resumed one.
+    let (mut model, mut ema, mut optim, start_step, mut rng) = if options.resume {
+        let saved = checkpoint::read_config(&layout.config())?;
+        let mut comparable = saved.clone();
+        comparable.steps = config.steps;
+        if comparable != *config {
+            return Err(TrainError::ConfigMismatch(format!(
+                "saved {}, requested {}",
+                serde_json::to_string(&saved).unwrap_or_default(),
+                serde_json::to_string(config).unwrap_or_default()
+            )));
+        }
+        let ckpt = checkpoint::load_checkpoint(&layout, config, &device, &train_device)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let pos: u128 = ckpt
+            .state
+            .rng_word_pos
+            .parse()
+            .map_err(|_| CheckpointError::BadState {
+                path: layout.checkpoint(ckpt.state.step).join("state.json"),
+                message: "rng_word_pos is not an integer".into(),
+            })?;
+        rng.set_word_pos(pos);
+        (ckpt.model, ckpt.ema, ckpt.optim, ckpt.state.step, rng)
+    } else {
+        if layout.config().exists() {
+            return Err(TrainError::RunExists(layout.root.clone()));
+        }
+        std::fs::create_dir_all(&layout.root).map_err(io(&layout.root))?;
+        checkpoint::write_config(&layout.config(), config)?;
+        let model = init_model(config, &train_device);
+        let ema = model.valid();
+        let rng = ChaCha8Rng::seed_from_u64(config.seed);
+        (model, ema, checkpoint::optimizer(), 0, rng)
+    };
+    std::fs::create_dir_all(layout.samples_dir()).map_err(io(&layout.samples_dir()))?;
+    std::fs::create_dir_all(layout.checkpoints_dir()).map_err(io(&layout.checkpoints_dir()))?;
+
+    let data = load_training_data(config)?;
+    data.require_size(config.model.image_size, config.model.image_size)?;
+    let schedule_tensors = ScheduleTensors::new(&schedule, &train_device);
+
+    // loss.csv: keep the rows up to the resumed step, drop any written after it.
+    let csv_path = layout.loss_csv();
+    let mut csv_text = String::from("step,loss,lr,grad_norm\n");
+    if options.resume {
+        if let Ok(old) = std::fs::read_to_string(&csv_path) {
+            for line in old.lines().skip(1) {
+                let step: Option<usize> = line.split(',').next().and_then(|s| s.parse().ok());
+                if step.is_some_and(|s| s <= start_step) {
+                    csv_text.push_str(line);
+                    csv_text.push('\n');
+                }
+            }
+        }
+    }
+    write_atomic(&csv_path, csv_text.as_bytes()).map_err(io(&csv_path))?;
+    let mut csv = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&csv_path)
+        .map_err(io(&csv_path))?;
+
+    let bar = if options.progress {
+        let bar = ProgressBar::new(config.steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
+                .expect("valid template"),
+        );
+        bar.set_position(start_step as u64);
+        bar.reset_eta();
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut losses = Vec::new();
+    let mut last_checkpoint = checkpoint::latest_checkpoint(&layout);
+    let mut smoothed: Option<f64> = None;
+    for step in start_step..config.steps {
+        train_device.seed(step_seed(config.seed, step));
+        let batch = draw_batch(
+            &data,
+            config.batch,
+            schedule.num_timesteps(),
+            &mut rng,
+            &train_device,
+        );
+        let lr = learning_rate(step, config.lr, config.warmup_steps);
+        let (next, stats) = match train_step(
+            model,
+            &mut optim,
+            &schedule_tensors,
+            batch,
+            lr,
+            config.grad_clip_norm,
+        ) {
+            Ok(result) => result,
+            Err(loss) => {
+                bar.abandon();
+                return Err(TrainError::NonFinite {
+                    step: step + 1,
+                    loss,
+                    checkpoint: last_checkpoint,
+                });
+            }
+        };
+        model = next;
+        ema = ema_update(ema, &model, config.ema_decay);
+        losses.push(stats.loss);
+        let done = step + 1;
+        writeln!(csv, "{done},{},{lr:e},{:.4}", stats.loss, stats.grad_norm)
+            .map_err(io(&csv_path))?;
+        let s = smoothed.map_or(f64::from(stats.loss), |m| {
+            0.98 * m + 0.02 * f64::from(stats.loss)
+        });
+        smoothed = Some(s);
+        bar.set_message(format!("loss {s:.4}"));
+        bar.inc(1);
+
+        let at_end = done == config.steps;
+        if at_end || (config.sample_every > 0 && done % config.sample_every == 0) {
+            write_grid(&ema, &schedule, config, &device, &layout.sample_grid(done))?;
+        }
+        if at_end || (config.checkpoint_every > 0 && done % config.checkpoint_every == 0) {
+            csv.flush().map_err(io(&csv_path))?;
+            let state = TrainState {
+                step: done,
+                rng_word_pos: rng.get_word_pos().to_string(),
+            };
+            last_checkpoint = Some(checkpoint::save_checkpoint(
+                &layout, &model, &ema, &optim, &state,
+            )?);
+        }
+    }
+    bar.finish();
+    checkpoint::save_module(&model.valid(), &layout.model())?;
+    checkpoint::save_module(&ema, &layout.model_ema())?;
+    let final_grid = layout.sample_grid(config.steps);
+    if !final_grid.exists() {
+        write_grid(&ema, &schedule, config, &device, &final_grid)?;
+    }
+    let tail = &losses[losses.len().saturating_sub(100)..];
+    let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len().max(1) as f64;
+    Ok(TrainReport {
+        run_dir: layout.root.clone(),
+        steps: config.steps,
+        steps_this_session: config.steps.saturating_sub(start_step),
+        final_loss,
+        losses,
+        seconds: started.elapsed().as_secs_f64(),
+        final_grid,
+    })
+}
+// ANCHOR_END: train

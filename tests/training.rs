@@ -1,0 +1,212 @@
+//! Chapter 13: training. A seeded tiny run whose loss falls, same seed -> same run, resume ==
+//! uninterrupted, a diverging run stops with a clear error and keeps its checkpoint, bad
+//! configurations and damaged weights are refused with messages.
+//!
+//! burn's CPU random generator is process-global, so the tests that train take a lock.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use burn::prelude::*;
+use ddpm::network::UNetConfig;
+use ddpm::workflows::train::{TrainError, TrainOptions, train};
+use ddpm::workflows::{RunLayout, ScheduleConfig, TrainingConfig, load_weights};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ddpm-training-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn tiny(steps: usize) -> TrainingConfig {
+    TrainingConfig::new(UNetConfig::tiny(), ScheduleConfig::linear_1000(), steps)
+        .with_batch(8)
+        .with_lr(2e-3)
+        .with_warmup_steps(5)
+        .with_max_images(256)
+        .with_sample_every(0)
+        .with_sample_steps(2)
+        .with_checkpoint_every(0)
+        .with_seed(7)
+}
+
+fn options(dir: &PathBuf, resume: bool) -> TrainOptions {
+    TrainOptions {
+        run_dir: dir.clone(),
+        resume,
+        progress: false,
+        device: Device::flex(),
+    }
+}
+
+fn outputs(dir: &PathBuf) -> Vec<f32> {
+    let device = Device::flex();
+    let (model, _) = load_weights(dir, true, &device).unwrap();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..2 * 784)
+                .map(|i| ((i % 17) as f32 / 8.0) - 1.0)
+                .collect::<Vec<_>>(),
+            [2, 1, 28, 28],
+        ),
+        &device,
+    );
+    let out = model.forward(x, Tensor::from_floats([5.0, 500.0], &device));
+    out.into_data().convert::<f32>().try_to_vec().unwrap()
+}
+
+#[test]
+fn seeded_tiny_run_loss_falls() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("falls");
+    let report = train(&tiny(120), &options(&dir, false)).unwrap();
+    let first: f32 = report.losses[..10].iter().sum::<f32>() / 10.0;
+    let last: f32 = report.losses[100..].iter().sum::<f32>() / 20.0;
+    // At initialisation the prediction is ~uncorrelated with eps: loss ~ 1 (E||eps||^2 / d).
+    assert!(first > 0.5, "first losses {first}");
+    assert!(
+        last < 0.8 * first,
+        "loss did not fall: first {first}, last {last}"
+    );
+    // The run folder has its layout.
+    let layout = RunLayout::new(&dir);
+    for path in [
+        layout.config(),
+        layout.loss_csv(),
+        layout.model(),
+        layout.model_ema(),
+        report.final_grid.clone(),
+    ] {
+        assert!(path.exists(), "missing {}", path.display());
+    }
+    let csv = std::fs::read_to_string(layout.loss_csv()).unwrap();
+    assert_eq!(csv.lines().count(), 121);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn same_seed_same_run_and_resume_equals_uninterrupted() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = tiny(12).with_checkpoint_every(6);
+    config.model = UNetConfig::tiny().with_dropout(0.1);
+    let a = tmp("a");
+    let b = tmp("b");
+    let c = tmp("c");
+    let run_a = train(&config, &options(&a, false)).unwrap();
+    let run_b = train(&config, &options(&b, false)).unwrap();
+    assert_eq!(
+        run_a.losses, run_b.losses,
+        "same seed must give the same losses"
+    );
+    assert_eq!(outputs(&a), outputs(&b));
+
+    // Interrupted after 6 steps (a 6-step run of the same config), then resumed to 12.
+    let mut six = config.clone();
+    six.steps = 6;
+    train(&six, &options(&c, false)).unwrap();
+    // `--resume --steps 12`: only the step count may differ from the saved config.
+    let resumed = train(&config, &options(&c, true)).unwrap();
+    assert_eq!(resumed.steps_this_session, 6);
+    assert_eq!(
+        &run_a.losses[6..],
+        &resumed.losses[..],
+        "resumed losses differ"
+    );
+    let (oa, oc) = (outputs(&a), outputs(&c));
+    for (x, y) in oa.iter().zip(&oc) {
+        assert!((x - y).abs() <= 1e-6, "{x} vs {y}");
+    }
+    let csv_a = std::fs::read_to_string(RunLayout::new(&a).loss_csv()).unwrap();
+    let csv_c = std::fs::read_to_string(RunLayout::new(&c).loss_csv()).unwrap();
+    assert_eq!(csv_a, csv_c);
+    for d in [a, b, c] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn diverging_run_stops_and_keeps_its_checkpoint() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("nan");
+    // An absurd learning rate with clipping disabled blows the weights up after one step.
+    let config = tiny(5)
+        .with_lr(1e30)
+        .with_warmup_steps(0)
+        .with_grad_clip_norm(f64::MAX)
+        .with_checkpoint_every(1);
+    let err = train(&config, &options(&dir, false)).unwrap_err();
+    let TrainError::NonFinite {
+        step, checkpoint, ..
+    } = &err
+    else {
+        panic!("expected NonFinite, got {err}");
+    };
+    assert!(*step >= 2);
+    let checkpoint = checkpoint.clone().expect("step 1 was checkpointed");
+    assert!(checkpoint.join("model.bpk").exists());
+    assert!(err.to_string().contains("--resume"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_settings_are_refused_with_messages() {
+    let dir = tmp("bad");
+    let mut zero_t = tiny(5);
+    zero_t.schedule = ScheduleConfig::new(
+        ddpm::diffusion::schedule::BetaSchedule::Linear {
+            beta_start: 1e-4,
+            beta_end: 0.02,
+        },
+        0,
+    );
+    let err = train(&zero_t, &options(&dir, false)).unwrap_err();
+    assert!(err.to_string().contains("num_timesteps"), "{err}");
+    let mut groups = tiny(5);
+    groups.model = UNetConfig::tiny().with_norm_groups(3);
+    let err = train(&groups, &options(&dir, false)).unwrap_err();
+    assert!(err.to_string().contains("norm_groups"), "{err}");
+    let decay = tiny(5).with_ema_decay(1.5);
+    assert!(
+        train(&decay, &options(&dir, false))
+            .unwrap_err()
+            .to_string()
+            .contains("ema_decay")
+    );
+    assert!(!dir.exists(), "nothing is written for a refused config");
+}
+
+#[test]
+fn damaged_or_mismatched_weights_are_refused() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("damaged");
+    train(&tiny(2), &options(&dir, false)).unwrap();
+    let layout = RunLayout::new(&dir);
+    let device = Device::flex();
+    assert!(load_weights(&dir, true, &device).is_ok());
+    // A config that describes another network.
+    let mut other = tiny(2);
+    other.model = UNetConfig {
+        base_channels: 16,
+        ..UNetConfig::tiny()
+    };
+    ddpm::workflows::checkpoint::write_config(&layout.config(), &other).unwrap();
+    let err = load_weights(&dir, true, &device).unwrap_err().to_string();
+    assert!(err.contains("another network"), "{err}");
+    // A truncated weights file.
+    ddpm::workflows::checkpoint::write_config(&layout.config(), &tiny(2)).unwrap();
+    let bytes = std::fs::read(layout.model_ema()).unwrap();
+    std::fs::write(layout.model_ema(), &bytes[..bytes.len() / 2]).unwrap();
+    let err = load_weights(&dir, true, &device).unwrap_err().to_string();
+    assert!(err.contains("damaged"), "{err}");
+    // Not a weights folder at all.
+    let err = load_weights(&dir.join("samples"), true, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a weights folder"), "{err}");
+    // Starting a second run into the same folder is refused.
+    let err = train(&tiny(2), &options(&dir, false)).unwrap_err();
+    assert!(matches!(err, TrainError::RunExists(_)), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
