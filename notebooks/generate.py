@@ -17,7 +17,9 @@ import textwrap
 HERE = pathlib.Path(__file__).resolve().parent
 
 MATH_DEP = ':dep ddpm = { path = "..", default-features = false }'
-RNG = "use ddpm::rand::SeedableRng;\nuse ddpm::rand_chacha::ChaCha8Rng;"
+# Spliced into indented cell texts right after a line's indentation: the second line carries
+# the same 4-space indentation so that textwrap.dedent removes it evenly.
+RNG = "use ddpm::rand::SeedableRng;\n    use ddpm::rand_chacha::ChaCha8Rng;"
 
 
 def md(text):
