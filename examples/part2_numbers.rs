@@ -133,8 +133,8 @@ fn main() -> anyhow::Result<()> {
     for steps in [50usize, 250, 1000] {
         let mut rng = ChaCha8Rng::seed_from_u64(10);
         let x1 = standard_normal(Ix2(20_000, 1), &mut rng);
-        let x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), steps, &mut rng);
-        let y = probability_flow_heun(&sde, score, x1, steps / 5);
+        let x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), steps, &mut rng)?;
+        let y = probability_flow_heun(&sde, score, x1, steps / 5)?;
         for (name, z) in [
             (format!("SDE EM {steps} steps"), x),
             (format!("ODE Heun {} steps", steps / 5), y),

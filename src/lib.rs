@@ -18,11 +18,11 @@
 //! | chapter | module | notebook | tests |
 //! |---|---|---|---|
 //! | 1. Generative models | [`book::ch01_generative_models`] | `notebooks/01-generative-models.ipynb` | - |
-//! | 2. KL divergence | [`probability::kl`] | `notebooks/02-kl-divergence.ipynb` | `tests/kl_divergence.rs` |
-//! | 3. Bayes' rule | [`probability::bayes`] | `notebooks/03-bayes-rule.ipynb` | `tests/bayes_rule.rs` |
+//! | 2. KL divergence | [`probability::kl`], [`probability::entropy`](mod@probability::entropy), [`probability::mixture`], [`probability::gaussian`], [`probability::scalars`] | `notebooks/02-kl-divergence.ipynb` | `tests/kl_divergence.rs`, `tests/gaussian.rs` |
+//! | 3. Bayes' rule | [`probability::bayes`], [`probability::grid`] | `notebooks/03-bayes-rule.ipynb` | `tests/bayes_rule.rs` |
 //! | 4. Monte Carlo | [`probability::monte_carlo`](mod@probability::monte_carlo) | `notebooks/04-monte-carlo.ipynb` | `tests/monte_carlo.rs` |
 //! | 5. The ELBO | [`probability::elbo`] | `notebooks/05-elbo.ipynb` | `tests/elbo.rs` |
-//! | 6. Forward process | [`diffusion::forward`], [`diffusion::schedule`] | `notebooks/06-forward-process.ipynb` | `tests/forward_process.rs` |
+//! | 6. Forward process | [`diffusion::forward`], [`diffusion::schedule`] | `notebooks/06-forward-process.ipynb` | `tests/forward_process.rs`, `tests/schedule.rs` |
 //! | 7. Posterior | [`diffusion::posterior`] | `notebooks/07-posterior.ipynb` | `tests/posterior.rs` |
 //! | 8. Reverse process | [`diffusion::reverse`], [`diffusion::mixture`] | `notebooks/08-reverse-process.ipynb` | `tests/reverse_process.rs` |
 //! | 9. Variational bound | [`diffusion::bound`] | `notebooks/09-variational-bound.ipynb` | `tests/variational_bound.rs` |
@@ -30,6 +30,12 @@
 //! | 11. Errata | [`book::ch11_errata`] | - | `tests/errata.rs` |
 //! | 12-14. U-Net, training, sampling | `network`, `workflows` | `notebooks/12-unet.ipynb` ... | `tests/unet.rs`, `tests/training.rs`, `tests/sampling.rs` |
 //! | 15-17. Measuring | `workflows::eval` | `notebooks/15-likelihood.ipynb` ... | `tests/eval.rs` |
+//!
+//! Also: [`exercises`] (one file per chapter, `src/exercises/chNN.rs`, graded by
+//! `tests/exercises_chNN.rs`; see the instructors' page), [`figures`] and [`book_figures`]
+//! (every plot in `chapters/figures/`, tested in `tests/figures.rs`), and
+//! `examples/part1_numbers.rs`, `examples/part2_numbers.rs` (every number quoted in Parts I
+//! and II).
 //!
 //! Every chapter is also attached below as a doc-only module of [`book`], so `cargo test --doc`
 //! compiles and runs each of its `rust` code blocks against this crate.

@@ -1,6 +1,10 @@
 //! Tests of the data layer: the IDX parser, the embedded MNIST subset, folder loading (gzip
 //! and raw), every bad-data error, `--data` parsing, the cache folder, and the download path
 //! against a local HTTP server on 127.0.0.1 (no internet needed).
+//!
+//! The download tests need the `download` feature (on by default); without it their helpers
+//! are unused, hence the `allow` below.
+#![cfg_attr(not(feature = "download"), allow(dead_code, unused_imports))]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -73,9 +73,17 @@ fn slip_score_sign_and_scale() {
     let right = score_from_noise(&eps, abar);
     let wrong_sign = &eps / (1.0 - abar).sqrt();
     let wrong_scale = &eps * (-1.0 / (1.0 - abar));
+    // the two forms chapter 11 quotes: "the noise predictor is the score", s = eps / (1 - abar)
+    let as_written_1 = eps.clone();
+    let as_written_2 = &eps / (1.0 - abar);
     let err = |a: &ndarray::Array2<f64>| (a - &exact).mapv(f64::abs).sum();
     assert!(err(&right) < 1e-9);
-    assert!(err(&wrong_sign) > 0.1 && err(&wrong_scale) > 0.1);
+    for wrong in [&wrong_sign, &wrong_scale, &as_written_1, &as_written_2] {
+        assert!(
+            err(wrong) > 0.1,
+            "{wrong} should not match the exact score {exact}"
+        );
+    }
 }
 
 /// Slip 4: sigma_t^2 is a choice (beta_t or beta_tilde_t), not a learned quantity in DDPM, and

@@ -47,7 +47,8 @@ fn exercise_10_4_probability_flow_euler_step() {
         |x, tau| m.noised(sde.alpha_bar(tau)).score(x),
         arr2(&[[x1]]),
         400,
-    )[[0, 0]];
+    )
+    .unwrap()[[0, 0]];
     let n = 20_000;
     let dt = 1.0 / n as f64;
     let mut x = x1;

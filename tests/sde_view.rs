@@ -6,7 +6,7 @@ use ddpm::diffusion::forward::standard_normal;
 use ddpm::diffusion::mixture::GaussianMixture;
 use ddpm::diffusion::schedule::NoiseSchedule;
 use ddpm::diffusion::sde::{
-    VpSde, probability_flow_heun, reverse_sde_euler_maruyama, score_from_noise,
+    SdeError, VpSde, probability_flow_heun, reverse_sde_euler_maruyama, score_from_noise,
 };
 use ndarray::{Array2, Ix2, arr2};
 use rand::SeedableRng;
@@ -80,7 +80,7 @@ fn reverse_sde_reproduces_the_mixture() {
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(1000).unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(20);
     let x1 = standard_normal(Ix2(20_000, 2), &mut rng);
-    let x = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), x1, 250, &mut rng);
+    let x = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), x1, 250, &mut rng).unwrap();
     assert_matches_mixture(&m, &x, "reverse SDE");
 }
 
@@ -91,7 +91,7 @@ fn probability_flow_ode_reproduces_the_mixture() {
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(1000).unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let x1 = standard_normal(Ix2(20_000, 2), &mut rng);
-    let x = probability_flow_heun(&sde, exact_score(&m, &sde), x1, 100);
+    let x = probability_flow_heun(&sde, exact_score(&m, &sde), x1, 100).unwrap();
     assert_matches_mixture(&m, &x, "probability flow");
 }
 
@@ -101,7 +101,20 @@ fn probability_flow_is_deterministic() {
     let m = GaussianMixture::book_2d();
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(1000).unwrap());
     let x1 = arr2(&[[0.3, -1.2], [1.5, 0.2]]);
-    let a = probability_flow_heun(&sde, exact_score(&m, &sde), x1.clone(), 50);
-    let b = probability_flow_heun(&sde, exact_score(&m, &sde), x1, 50);
+    let a = probability_flow_heun(&sde, exact_score(&m, &sde), x1.clone(), 50).unwrap();
+    let b = probability_flow_heun(&sde, exact_score(&m, &sde), x1, 50).unwrap();
     assert_eq!(a, b);
+}
+
+/// Zero steps is an error with a message, not a panic.
+#[test]
+fn zero_steps_is_an_error() {
+    let m = GaussianMixture::book_2d();
+    let sde = VpSde::from_schedule(&NoiseSchedule::linear(10).unwrap());
+    let x1 = arr2(&[[0.3, -1.2]]);
+    let ode = probability_flow_heun(&sde, exact_score(&m, &sde), x1.clone(), 0);
+    assert_eq!(ode, Err(SdeError::NoSteps));
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let sde_run = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), x1, 0, &mut rng);
+    assert!(sde_run.unwrap_err().to_string().contains("at least 1"));
 }

@@ -222,15 +222,43 @@ fn mnist_noising(dir: &Path) -> anyhow::Result<PathBuf> {
     let mut rng = ChaCha8Rng::seed_from_u64(2020);
     let eps = standard_normal(x0.raw_dim(), &mut rng);
     let (scale, gap, cols) = (2u32, 4u32, 21u32);
-    let (w, h) = (
-        cols * (28 * scale + gap) + gap,
-        2 * (28 * scale + gap) + gap,
-    );
-    let mut img = image::GrayImage::from_pixel(w, h, image::Luma([255]));
-    for (row, s) in [NoiseSchedule::linear(1000)?, NoiseSchedule::cosine(1000)?]
-        .iter()
-        .enumerate()
+    // room for the row labels (schedule) on the left and the column labels (t) on top
+    let (left, top) = (64u32, 20u32);
+    let cell = 28 * scale + gap;
+    let (w, h) = (left + cols * cell + gap, top + 2 * cell + gap);
+    crate::figures::ensure_font();
+    let file = path.clone();
+    let root = BitMapBackend::new(&file, (w, h)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let label = ("sans-serif", 14).into_font().color(&BLACK);
+    let small = ("sans-serif", 12).into_font().color(&BLACK);
+    for col in 0..cols {
+        let text = if col == 0 {
+            "t = 0".to_string()
+        } else {
+            format!("{}", 50 * col)
+        };
+        let x = (left + gap + col * cell + 28 * scale / 2) as i32;
+        let style = small.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+        root.draw_text(&text, &style, (x, 4)).map_err(err)?;
+    }
+    for (row, (name, s)) in [
+        ("linear", NoiseSchedule::linear(1000)?),
+        ("cosine", NoiseSchedule::cosine(1000)?),
+    ]
+    .iter()
+    .enumerate()
     {
+        let y0 = top + gap + row as u32 * cell;
+        let style = label.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        root.draw_text(name, &style, (4, (y0 + 28 * scale / 2) as i32))
+            .map_err(err)?;
         for col in 0..cols {
             let t = 50 * col as usize;
             let xt = if t == 0 {
@@ -243,17 +271,18 @@ fn mnist_noising(dir: &Path) -> anyhow::Result<PathBuf> {
                 let (py, px) = ((k / 28) as u32, (k % 28) as u32);
                 for dy in 0..scale {
                     for dx in 0..scale {
-                        img.put_pixel(
-                            gap + col * (28 * scale + gap) + px * scale + dx,
-                            gap + row as u32 * (28 * scale + gap) + py * scale + dy,
-                            image::Luma([grey]),
-                        );
+                        let x = left + gap + col * cell + px * scale + dx;
+                        root.draw_pixel(
+                            (x as i32, (y0 + py * scale + dy) as i32),
+                            &RGBColor(grey, grey, grey),
+                        )
+                        .map_err(err)?;
                     }
                 }
             }
         }
     }
-    img.save(&path)
+    root.present()
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
@@ -461,8 +490,8 @@ fn sde_samplers(dir: &Path) -> anyhow::Result<PathBuf> {
     let score = |x: &Array2<f64>, tau: f64| m.noised(sde.alpha_bar(tau)).score(x);
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     let x1 = standard_normal(Ix2(1500, 2), &mut rng);
-    let sde_x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), 500, &mut rng);
-    let ode_x = probability_flow_heun(&sde, score, x1, 100);
+    let sde_x = reverse_sde_euler_maruyama(&sde, score, x1.clone(), 500, &mut rng)?;
+    let ode_x = probability_flow_heun(&sde, score, x1, 100)?;
     let root = SVGBackend::new(&file, (1200, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let panels = root.split_evenly((1, 3));

@@ -27,6 +27,30 @@ pub fn slot(schedule: &NoiseSchedule, t: usize) -> usize {
 }
 
 /// A variance known to be valid by the schedule's invariants.
+/// $a\,x + b\,y$, elementwise: the one operation behind [`q_sample`], [`q_step`], the
+/// posterior mean and the reverse-process means.
+///
+/// # Panics
+/// If the shapes differ (`what` names the two arguments in the message).
+#[track_caller]
+pub(crate) fn weighted_sum<S1, S2, D>(
+    a: f64,
+    x: &ArrayBase<S1, D>,
+    b: f64,
+    y: &ArrayBase<S2, D>,
+    what: &str,
+) -> Array<f64, D>
+where
+    S1: Data<Elem = f64>,
+    S2: Data<Elem = f64>,
+    D: Dimension,
+{
+    assert_eq!(x.shape(), y.shape(), "{what} shapes differ");
+    let mut out = x.to_owned();
+    out.zip_mut_with(y, |x, &y| *x = a * *x + b * y);
+    out
+}
+
 pub(crate) fn variance(value: f64) -> Variance {
     match Variance::new(value) {
         Ok(v) => v,
@@ -144,18 +168,14 @@ where
     D: Dimension,
 {
     let i = slot(schedule, t);
-    assert_eq!(
-        x_start.shape(),
-        noise.shape(),
-        "x_start and noise shapes differ"
-    );
-    let (a, b) = (
+    // sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps
+    weighted_sum(
         schedule.sqrt_alpha_bar()[i],
+        x_start,
         schedule.sqrt_one_minus_alpha_bar()[i],
-    );
-    let mut out = x_start.to_owned();
-    out.zip_mut_with(noise, |x, &e| *x = a * *x + b * e);
-    out
+        noise,
+        "x_start and noise",
+    )
 }
 // ANCHOR_END: q_sample
 
@@ -192,15 +212,14 @@ where
     D: Dimension,
 {
     let i = slot(schedule, t);
-    assert_eq!(
-        x_prev.shape(),
-        noise.shape(),
-        "x_prev and noise shapes differ"
-    );
-    let (a, b) = (schedule.alpha()[i].sqrt(), schedule.beta()[i].sqrt());
-    let mut out = x_prev.to_owned();
-    out.zip_mut_with(noise, |x, &e| *x = a * *x + b * e);
-    out
+    // sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps
+    weighted_sum(
+        schedule.alpha()[i].sqrt(),
+        x_prev,
+        schedule.beta()[i].sqrt(),
+        noise,
+        "x_prev and noise",
+    )
 }
 // ANCHOR_END: q_step
 

@@ -11,6 +11,13 @@
 //!
 //! Dimensions are small (1 and 2 in the book); covariances are full, factorised by a small
 //! Cholesky routine.
+//!
+//! This is not the same type as Part I's [`crate::probability::GaussianMixture`], which is
+//! scalar and exists for chapter 2's KL fits (density, moments, forward/reverse-KL fit of one
+//! Gaussian). This one is $d$-dimensional, works on `[n, d]` batches, and knows how a mixture
+//! behaves under the forward process (`noised`, `score`, `optimal_noise`). The probability
+//! layer cannot depend on this one (it sits below the diffusion layer), and this one would
+//! gain nothing from wrapping the scalar type, so the two stay separate.
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 use rand::Rng;

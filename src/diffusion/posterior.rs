@@ -5,7 +5,7 @@
 
 use ndarray::{Array, ArrayBase, Data, Dimension};
 
-use super::forward::{log_variance, slot};
+use super::forward::{log_variance, slot, weighted_sum};
 use super::schedule::NoiseSchedule;
 use crate::probability::LogVariance;
 
@@ -60,19 +60,15 @@ where
     D: Dimension,
 {
     let i = slot(schedule, t);
-    assert_eq!(
-        x_start.shape(),
-        x_t.shape(),
-        "x_start and x_t shapes differ"
-    );
-    let (c1, c2) = (
-        schedule.posterior_mean_coef1()[i],
-        schedule.posterior_mean_coef2()[i],
-    );
-    let mut mean = x_start.to_owned();
-    mean.zip_mut_with(x_t, |x0, &xt| *x0 = c1 * *x0 + c2 * xt);
     PosteriorGaussian {
-        mean,
+        // coef1 x_0 + coef2 x_t
+        mean: weighted_sum(
+            schedule.posterior_mean_coef1()[i],
+            x_start,
+            schedule.posterior_mean_coef2()[i],
+            x_t,
+            "x_start and x_t",
+        ),
         variance: schedule.posterior_variance()[i],
         log_variance_clipped: log_variance(schedule.posterior_log_variance_clipped()[i]),
     }

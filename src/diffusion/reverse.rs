@@ -12,7 +12,7 @@ use ndarray::{Array, ArrayBase, Data, Dimension};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::forward::{log_variance, slot, standard_normal};
+use super::forward::{log_variance, slot, standard_normal, weighted_sum};
 use super::posterior::q_posterior_mean_variance;
 use super::schedule::NoiseSchedule;
 use crate::probability::LogVariance;
@@ -104,14 +104,14 @@ where
     D: Dimension,
 {
     let i = slot(schedule, t);
-    assert_eq!(x_t.shape(), noise.shape(), "x_t and noise shapes differ");
-    let (a, b) = (
+    // x_t / sqrt(abar_t) - sqrt(1 / abar_t - 1) eps
+    weighted_sum(
         schedule.sqrt_recip_alpha_bar()[i],
-        schedule.sqrt_recipm1_alpha_bar()[i],
-    );
-    let mut out = x_t.to_owned();
-    out.zip_mut_with(noise, |x, &e| *x = a * *x - b * e);
-    out
+        x_t,
+        -schedule.sqrt_recipm1_alpha_bar()[i],
+        noise,
+        "x_t and noise",
+    )
 }
 // ANCHOR_END: predict_start_from_noise
 
@@ -152,12 +152,10 @@ where
     D: Dimension,
 {
     let i = slot(schedule, t);
-    assert_eq!(x_t.shape(), noise.shape(), "x_t and noise shapes differ");
+    // (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t)
     let a = 1.0 / schedule.alpha()[i].sqrt();
     let b = schedule.beta()[i] / schedule.sqrt_one_minus_alpha_bar()[i];
-    let mut out = x_t.to_owned();
-    out.zip_mut_with(noise, |x, &e| *x = a * (*x - b * e));
-    out
+    weighted_sum(a, x_t, -a * b, noise, "x_t and noise")
 }
 // ANCHOR_END: mean_from_noise
 

@@ -20,6 +20,14 @@ use rand::Rng;
 use super::forward::standard_normal;
 use super::schedule::NoiseSchedule;
 
+/// Why an SDE/ODE sampler could not run.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SdeError {
+    /// The number of integration steps was zero.
+    #[error("steps must be at least 1, got 0; chapter 10 uses 50 to 1000 steps")]
+    NoSteps,
+}
+
 /// The variance-preserving SDE matched to a discrete [`NoiseSchedule`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct VpSde {
@@ -112,20 +120,22 @@ pub fn score_from_noise(noise: &Array2<f64>, alpha_bar: f64) -> Array2<f64> {
 /// `x_init` (normally $\mathcal N(0, I)$ draws). `score(x, tau)` returns
 /// $\nabla_x \log q_\tau(x)$ row by row. The last step adds no noise.
 ///
-/// # Panics
-/// If `steps == 0`.
+/// # Errors
+/// [`SdeError::NoSteps`] if `steps == 0`.
 pub fn reverse_sde_euler_maruyama<F, R>(
     sde: &VpSde,
     score: F,
     x_init: Array2<f64>,
     steps: usize,
     rng: &mut R,
-) -> Array2<f64>
+) -> Result<Array2<f64>, SdeError>
 where
     F: Fn(&Array2<f64>, f64) -> Array2<f64>,
     R: Rng + ?Sized,
 {
-    assert!(steps > 0, "need at least one step");
+    if steps == 0 {
+        return Err(SdeError::NoSteps);
+    }
     let dt = 1.0 / steps as f64;
     let mut x = x_init;
     for k in (1..=steps).rev() {
@@ -139,7 +149,7 @@ where
             x = x + z * (g * dt.sqrt());
         }
     }
-    x
+    Ok(x)
 }
 // ANCHOR_END: reverse_sde
 
@@ -152,18 +162,20 @@ where
 /// from $\tau = 1$ to $\tau = 0$ with `steps` steps of Heun's method (explicit trapezoid), from
 /// `x_init`. Its solutions have the same marginals $q_\tau$ as the SDE.
 ///
-/// # Panics
-/// If `steps == 0`.
+/// # Errors
+/// [`SdeError::NoSteps`] if `steps == 0`.
 pub fn probability_flow_heun<F>(
     sde: &VpSde,
     score: F,
     x_init: Array2<f64>,
     steps: usize,
-) -> Array2<f64>
+) -> Result<Array2<f64>, SdeError>
 where
     F: Fn(&Array2<f64>, f64) -> Array2<f64>,
 {
-    assert!(steps > 0, "need at least one step");
+    if steps == 0 {
+        return Err(SdeError::NoSteps);
+    }
     let velocity =
         |x: &Array2<f64>, tau: f64| sde.drift(x, tau) - score(x, tau) * (0.5 * sde.beta(tau));
     let dt = 1.0 / steps as f64;
@@ -175,6 +187,6 @@ where
         let v2 = velocity(&x_euler, tau_next);
         x = x - (v1 + v2) * (0.5 * dt);
     }
-    x
+    Ok(x)
 }
 // ANCHOR_END: probability_flow

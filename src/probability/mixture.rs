@@ -2,6 +2,16 @@
 //! (chapter 2: mass-covering vs mode-seeking). See `chapters/02-kl-divergence.md`.
 //!
 //! $$p(x) = \sum_k \pi_k\, \mathcal N(x; \mu_k, \sigma_k^2), \qquad \pi_k \ge 0,\ \sum_k \pi_k = 1.$$
+//!
+//! **Two mixture types.** This one is scalar ($x \in \mathbb R$), built from the validated
+//! [`Gaussian`] of this layer, and answers Part I's questions: its density on a [`Grid`], its
+//! moments, and the forward/reverse KL fits of one Gaussian. Part II's
+//! [`crate::diffusion::mixture::GaussianMixture`] is $d$-dimensional with full covariances
+//! on `ndarray` batches, and answers diffusion's questions: the noised mixture $q_t$, its
+//! score, and the optimal denoiser $\mathbb E[\epsilon \mid x_t]$. They are kept apart because
+//! the probability layer sits below the diffusion layer (see `ARCHITECTURE.md`) and because
+//! each API is shaped by the chapter that uses it (scalars and `f64` vs `[n, d]` arrays); the
+//! 1-D case of the diffusion type is `diffusion::mixture::GaussianMixture::one_d`.
 
 use rand::Rng;
 
