@@ -804,8 +804,8 @@ NOTEBOOKS["10-sde-view"] = [
     // (Blocks: evcxr cannot keep closures or borrowing values between cells.)
     let (sde_samples, ode_samples): (Array2<f64>, Array2<f64>) = {
         let score = |x: &Array2<f64>, tau: f64| data.noised(sde.alpha_bar(tau)).score(x);
-        (reverse_sde_euler_maruyama(&sde, score, x_init.clone(), 1000, &mut rng),
-         probability_flow_heun(&sde, score, x_init, 100))
+        (reverse_sde_euler_maruyama(&sde, score, x_init.clone(), 1000, &mut rng).unwrap(),
+         probability_flow_heun(&sde, score, x_init, 100).unwrap())
     };
     let ddpm_samples: Array2<f64> = {
         let denoiser = data.denoiser(&schedule);
