@@ -17,7 +17,9 @@ import textwrap
 HERE = pathlib.Path(__file__).resolve().parent
 
 MATH_DEP = ':dep ddpm = { path = "..", default-features = false }'
-RNG = "use ddpm::rand::SeedableRng;\nuse ddpm::rand_chacha::ChaCha8Rng;"
+# Spliced into indented cell texts right after a line's indentation: the second line carries
+# the same 4-space indentation so that textwrap.dedent removes it evenly.
+RNG = "use ddpm::rand::SeedableRng;\n    use ddpm::rand_chacha::ChaCha8Rng;"
 
 
 def md(text):
@@ -802,8 +804,8 @@ NOTEBOOKS["10-sde-view"] = [
     // (Blocks: evcxr cannot keep closures or borrowing values between cells.)
     let (sde_samples, ode_samples): (Array2<f64>, Array2<f64>) = {
         let score = |x: &Array2<f64>, tau: f64| data.noised(sde.alpha_bar(tau)).score(x);
-        (reverse_sde_euler_maruyama(&sde, score, x_init.clone(), 1000, &mut rng),
-         probability_flow_heun(&sde, score, x_init, 100))
+        (reverse_sde_euler_maruyama(&sde, score, x_init.clone(), 1000, &mut rng).unwrap(),
+         probability_flow_heun(&sde, score, x_init, 100).unwrap())
     };
     let ddpm_samples: Array2<f64> = {
         let denoiser = data.denoiser(&schedule);

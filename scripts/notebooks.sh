@@ -35,8 +35,9 @@ fi
 # one persistent build folder (EVCXR_TMPDIR): cargo then finds ddpm already built and only
 # the cells are compiled on a rerun. It lives under /tmp: on the build machine a kernel whose
 # build folder was under /root failed to load its cells ("dlopen failed"), under /tmp it works.
+# One folder per checkout, so that two checkouts can run their notebooks at the same time.
 export EVCXR_CONFIG_DIR="$root/notebooks/evcxr-config"
-export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build}"
+export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build-$(printf %s "$root" | sha256sum | cut -c1-12)}"
 mkdir -p "$EVCXR_TMPDIR"
 
 
