@@ -4,7 +4,7 @@
 //!
 //! burn's CPU random generator is process-global, so the tests that train take a lock.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use burn::prelude::*;
@@ -32,16 +32,16 @@ fn tiny(steps: usize) -> TrainingConfig {
         .with_seed(7)
 }
 
-fn options(dir: &PathBuf, resume: bool) -> TrainOptions {
+fn options(dir: &Path, resume: bool) -> TrainOptions {
     TrainOptions {
-        run_dir: dir.clone(),
+        run_dir: dir.to_path_buf(),
         resume,
         progress: false,
         device: Device::flex(),
     }
 }
 
-fn outputs(dir: &PathBuf) -> Vec<f32> {
+fn outputs(dir: &Path) -> Vec<f32> {
     let device = Device::flex();
     let (model, _) = load_weights(dir, true, &device).unwrap();
     let x = Tensor::<4>::from_data(

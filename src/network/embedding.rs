@@ -26,7 +26,7 @@ use burn::tensor::activation::silu;
 /// rejects such configurations before a network is built).
 pub fn timestep_embedding(t: Tensor<1>, dim: usize) -> Tensor<2> {
     assert!(
-        dim >= 4 && dim % 2 == 0,
+        dim >= 4 && dim.is_multiple_of(2),
         "timestep embedding dim must be even and >= 4"
     );
     let half = dim / 2;

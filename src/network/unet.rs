@@ -178,7 +178,7 @@ impl UNetConfig {
         if self.norm_groups == 0 {
             return Err(UNetConfigError::Empty("norm_groups"));
         }
-        if self.base_channels < 4 || self.base_channels % 2 != 0 {
+        if self.base_channels < 4 || !self.base_channels.is_multiple_of(2) {
             return Err(UNetConfigError::EmbeddingDim(self.base_channels));
         }
         if !(0.0..1.0).contains(&self.dropout) {
@@ -186,7 +186,7 @@ impl UNetConfig {
         }
         let halvings = self.channel_mults.len() - 1;
         let divisor = 1usize << halvings;
-        if self.image_size == 0 || self.image_size % divisor != 0 {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(divisor) {
             return Err(UNetConfigError::ImageSizeNotDivisible {
                 image_size: self.image_size,
                 halvings,
@@ -195,7 +195,7 @@ impl UNetConfig {
         }
         for level in 0..self.channel_mults.len() {
             let channels = self.level_channels(level);
-            if channels % self.norm_groups != 0 {
+            if !channels.is_multiple_of(self.norm_groups) {
                 return Err(UNetConfigError::GroupsDoNotDivide {
                     what: format!("level {level}"),
                     channels,
@@ -203,7 +203,7 @@ impl UNetConfig {
                 });
             }
         }
-        if self.base_channels % self.norm_groups != 0 {
+        if !self.base_channels.is_multiple_of(self.norm_groups) {
             return Err(UNetConfigError::GroupsDoNotDivide {
                 what: "conv_in".into(),
                 channels: self.base_channels,

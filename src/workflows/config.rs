@@ -147,7 +147,7 @@ impl TrainingConfig {
                 "use a decay in [0, 1), e.g. 0.999",
             );
         }
-        if !(self.grad_clip_norm > 0.0) {
+        if self.grad_clip_norm.is_nan() || self.grad_clip_norm <= 0.0 {
             return bad(
                 "grad_clip_norm",
                 self.grad_clip_norm.to_string(),

@@ -402,14 +402,14 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     // loss.csv: keep the rows up to the resumed step, drop any written after it.
     let csv_path = layout.loss_csv();
     let mut csv_text = String::from("step,loss,lr,grad_norm\n");
-    if options.resume {
-        if let Ok(old) = std::fs::read_to_string(&csv_path) {
-            for line in old.lines().skip(1) {
-                let step: Option<usize> = line.split(',').next().and_then(|s| s.parse().ok());
-                if step.is_some_and(|s| s <= start_step) {
-                    csv_text.push_str(line);
-                    csv_text.push('\n');
-                }
+    if options.resume
+        && let Ok(old) = std::fs::read_to_string(&csv_path)
+    {
+        for line in old.lines().skip(1) {
+            let step: Option<usize> = line.split(',').next().and_then(|s| s.parse().ok());
+            if step.is_some_and(|s| s <= start_step) {
+                csv_text.push_str(line);
+                csv_text.push('\n');
             }
         }
     }
