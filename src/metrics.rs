@@ -304,5 +304,6 @@ pub fn histogram_entropy(counts: &[usize]) -> f64 {
             let p = c as f64 / n as f64;
             -p * p.ln()
         })
-        .sum()
+        .sum::<f64>()
+        + 0.0 // turns the -0.0 of a single class into 0.0
 }
