@@ -174,8 +174,8 @@ pub fn sqrtm_psd(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricsError> {
 /// The Fréchet (2-Wasserstein) distance between $\mathcal N(\mu_1, \Sigma_1)$ and
 /// $\mathcal N(\mu_2, \Sigma_2)$ (Dowson & Landau 1982; the FID of Heusel et al. 2017):
 ///
-/// $$d^2 = \lVert\mu_1 - \mu_2\rVert^2 + \operatorname{tr}\Sigma_1 + \operatorname{tr}\Sigma_2
-///   - 2\operatorname{tr}\big(\Sigma_1^{1/2}\,\Sigma_2\,\Sigma_1^{1/2}\big)^{1/2}.$$
+/// $$d^2 = \lVert\mu_1 - \mu_2\rVert^2 + \operatorname{tr}\Sigma_1 + \operatorname{tr}\Sigma_2 -
+///   2\operatorname{tr}\big(\Sigma_1^{1/2}\,\Sigma_2\,\Sigma_1^{1/2}\big)^{1/2}.$$
 ///
 /// $\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}$ is symmetric positive semi-definite, so its square
 /// root's trace is $\sum_i \sqrt{\lambda_i}$ over its eigenvalues ([`symmetric_eigen`]); it

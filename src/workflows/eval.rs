@@ -142,8 +142,8 @@ const VARIANCES: [VarianceKind; 2] = [VarianceKind::Beta, VarianceKind::Posterio
 /// The variational bound (Ho et al. 2020, Eq. (5)) of `eps_model` on the first
 /// `options.images` images of `data`, per image, then averaged:
 ///
-/// $$L = \underbrace{D_\mathrm{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T}
-///   + \sum_{t=2}^{T}\underbrace{D_\mathrm{KL}(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t))}_{L_{t-1}}
+/// $$L = \underbrace{D_\mathrm{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T} +
+///   \sum_{t=2}^{T}\underbrace{D_\mathrm{KL}(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t))}_{L_{t-1}}
 ///   \underbrace{-\log p_\theta(x_0|x_1)}_{L_0},$$
 ///
 /// each term with one draw $x_t \sim q(x_t \mid x_0)$, converted to bits per dimension. Both
@@ -244,8 +244,8 @@ where
                     let ts: Vec<usize> = (0..b).map(|_| rng.random_range(2..=big_t)).collect();
                     let noise = noise_like(&mut rng, (b, pixels));
                     let mut x_t = Array2::zeros((b, pixels));
-                    for k in 0..b {
-                        let row = q_sample(schedule, &x_start.row(k), ts[k], &noise.row(k));
+                    for (k, &t) in ts.iter().enumerate() {
+                        let row = q_sample(schedule, &x_start.row(k), t, &noise.row(k));
                         x_t.row_mut(k).assign(&row);
                     }
                     let eps = predict(&eps_model, &x_t, &ts, side, device);
