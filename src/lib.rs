@@ -45,6 +45,7 @@ pub mod data;
 pub mod diffusion;
 pub mod exercises;
 pub mod figures;
+pub mod metrics;
 #[cfg(feature = "burn")]
 pub mod network;
 pub mod probability;

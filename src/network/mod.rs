@@ -4,6 +4,7 @@
 //! Generic over the device (tensors carry their backend in burn 0.22): the same code runs on
 //! `Device::flex()` (CPU) and on a GPU device. No file I/O here; [`crate::workflows`] owns it.
 
+pub mod classifier;
 pub mod embedding;
 pub mod schedule;
 pub mod unet;

@@ -20,8 +20,10 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod classifier_train;
 pub mod config;
 pub mod ema;
+pub mod eval;
 pub mod images;
 pub mod sample;
 pub mod train;
