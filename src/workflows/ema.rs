@@ -39,6 +39,19 @@ impl ModuleMapper for Blend {
     }
 }
 
+// ANCHOR: ema_decay_at
+/// The decay used after `step` completed steps (0-based): `min(decay, (1 + step) / (10 + step))`.
+///
+/// Early in training the average would otherwise remember the random initial weights for
+/// about $1/(1-d)$ steps (200 for $d = 0.995$); the warm-up lets it follow the fast early
+/// progress and reach the configured decay after $(10d - 1)/(1 - d)$ steps (1,790 for 0.995).
+/// Same rule as `tf.train.ExponentialMovingAverage(num_updates=...)`.
+pub fn ema_decay_at(step: usize, decay: f64) -> f64 {
+    let warm = (1.0 + step as f64) / (10.0 + step as f64);
+    decay.min(warm)
+}
+// ANCHOR_END: ema_decay_at
+
 // ANCHOR: ema_update
 /// One EMA step: returns `decay * ema + (1 - decay) * model`, parameter by parameter.
 ///
@@ -56,3 +69,25 @@ pub fn ema_update<M: Module>(ema: M, model: &M, decay: f64) -> M {
     ema.map(&mut blend)
 }
 // ANCHOR_END: ema_update
+
+#[cfg(test)]
+mod tests {
+    use super::ema_decay_at;
+
+    #[test]
+    fn decay_warms_up_then_saturates() {
+        assert!((ema_decay_at(0, 0.995) - 0.1).abs() < 1e-12);
+        assert!((ema_decay_at(90, 0.995) - 0.91).abs() < 1e-12);
+        // (1 + s) / (10 + s) reaches 0.995 at s = 1790.
+        assert!(ema_decay_at(1789, 0.995) < 0.995);
+        assert_eq!(ema_decay_at(1790, 0.995), 0.995);
+        assert_eq!(ema_decay_at(1_000_000, 0.995), 0.995);
+        // monotone non-decreasing
+        let mut last = 0.0;
+        for s in 0..5000 {
+            let d = ema_decay_at(s, 0.999);
+            assert!(d >= last);
+            last = d;
+        }
+    }
+}

@@ -22,7 +22,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::checkpoint::{self, CheckpointError, TrainState};
 use super::config::{TrainingConfig, TrainingConfigError};
-use super::ema::ema_update;
+use super::ema::{ema_decay_at, ema_update};
 use super::images::{self, ImageError};
 use super::sample::{SampleOptions, Sampler, sample};
 use super::{RunLayout, write_atomic};
@@ -464,7 +464,7 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
             }
         };
         model = next;
-        ema = ema_update(ema, &model, config.ema_decay);
+        ema = ema_update(ema, &model, ema_decay_at(step, config.ema_decay));
         losses.push(stats.loss);
         let done = step + 1;
         writeln!(csv, "{done},{},{lr:e},{:.4}", stats.loss, stats.grad_norm)
