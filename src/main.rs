@@ -44,6 +44,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Measure a weights folder: the variational bound in bits/dim on the test split and the
+    /// sample quality of one or more samplers against the MNIST classifier (table + JSON).
+    #[cfg(feature = "burn")]
+    Eval(EvalArgs),
 }
 
 #[cfg(feature = "burn")]
@@ -80,6 +84,9 @@ struct TrainArgs {
     /// Write a sample grid every N steps.
     #[arg(long)]
     sample_every: Option<usize>,
+    /// DDIM eta of those grids (1 stochastic, 0 deterministic).
+    #[arg(long)]
+    sample_eta: Option<f64>,
     /// Write a checkpoint every N steps.
     #[arg(long)]
     checkpoint_every: Option<usize>,
@@ -166,6 +173,71 @@ struct SampleArgs {
 }
 
 #[cfg(feature = "burn")]
+#[derive(Clone, Copy, ValueEnum)]
+enum BoundArg {
+    /// Every term t = 1..T for each image (T network calls per image).
+    Exact,
+    /// L_T and L_0 exactly, the sum over t estimated from sampled t (unbiased, with its SE).
+    Sampled,
+    /// Skip the bound.
+    None,
+}
+
+#[cfg(feature = "burn")]
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Weights folder (config.json + model-ema.bpk).
+    #[arg(long, default_value = ddpm::workflows::DEFAULT_WEIGHTS_DIR)]
+    weights: PathBuf,
+    /// Use the raw (last-iterate) weights instead of the EMA.
+    #[arg(long)]
+    raw: bool,
+    /// Classifier folder (ddpm train-classifier).
+    #[arg(long, default_value = ddpm::workflows::classifier_train::DEFAULT_CLASSIFIER_DIR)]
+    classifier: PathBuf,
+    /// Data for the test split (bound, FLD reference) and train split (floor): embedded,
+    /// mnist or a folder of IDX files.
+    #[arg(long, default_value = "embedded")]
+    data: String,
+    /// How to compute the variational bound.
+    #[arg(long, value_enum, default_value = "sampled")]
+    bound: BoundArg,
+    /// Test images in the bound.
+    #[arg(long, default_value_t = 500)]
+    bound_images: usize,
+    /// Sampled timesteps per image (--bound sampled).
+    #[arg(long, default_value_t = 10)]
+    timesteps_per_image: usize,
+    /// Samples per sampler for the quality table (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    samples: usize,
+    /// Samplers, comma separated: ddpm, ddpm:posterior, ddim:STEPS, ddim:STEPS:ETA.
+    #[arg(long, default_value = "ddim:50:0")]
+    samplers: String,
+    /// Do not clip the predicted x_0 while sampling.
+    #[arg(long)]
+    no_clip: bool,
+    /// Seed of the samples, the bound's noise and the noise ceiling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Images per network call.
+    #[arg(long, default_value_t = 250)]
+    batch: usize,
+    /// Where to write the report as JSON.
+    #[arg(long, default_value = "eval.json")]
+    json: PathBuf,
+    /// With --bound exact: also plot the per-timestep terms (.svg or .png).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Also save each sampler's first 64 samples as a PNG grid into this folder.
+    #[arg(long)]
+    grids: Option<PathBuf>,
+    /// Compute backend: cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+#[cfg(feature = "burn")]
 #[derive(clap::Args)]
 struct BenchArgs {
     /// Presets to time, comma separated.
@@ -200,6 +272,8 @@ fn main() -> anyhow::Result<()> {
         Command::TrainClassifier { out, epochs, seed } => {
             measure::train_classifier(&out, epochs, seed)?
         }
+        #[cfg(feature = "burn")]
+        Command::Eval(args) => measure::eval(args)?,
     }
     Ok(())
 }
@@ -243,6 +317,7 @@ mod launch {
             ema_decay = a.ema_decay,
             seed = a.seed,
             sample_every = a.sample_every,
+            sample_eta = a.sample_eta,
             checkpoint_every = a.checkpoint_every
         );
         let run_dir = a
@@ -388,6 +463,106 @@ mod measure {
     use ddpm::workflows::classifier_train::{
         ClassifierTrainConfig, save_classifier, train_classifier as train,
     };
+
+    pub fn eval(a: super::EvalArgs) -> anyhow::Result<()> {
+        use super::BoundArg;
+        use anyhow::anyhow;
+        use ddpm::data::{DataSource, Split, load};
+        use ddpm::workflows::BackendKind;
+        use ddpm::workflows::classifier_train::load_classifier;
+        use ddpm::workflows::eval::{BoundMode, BoundOptions};
+        use ddpm::workflows::evaluate::{
+            EvalReport, EvalSettings, bound_terms_chart, draw_samples, evaluate, parse_sampler,
+        };
+
+        let kind: BackendKind = a.backend.parse().map_err(|e: String| anyhow!(e))?;
+        let device = kind.device().map_err(|e| anyhow!(e))?;
+        let (model, config) = ddpm::workflows::load_weights(&a.weights, !a.raw, &device)
+            .with_context(|| format!("loading weights from {}", a.weights.display()))?;
+        let (classifier, _) = load_classifier(&a.classifier, &device)
+            .with_context(|| format!("loading the classifier from {}", a.classifier.display()))?;
+        let source: DataSource = a.data.parse()?;
+        let train = load(&source, Split::Train)?;
+        let test = load(&source, Split::Test)?;
+        let samplers = a
+            .samplers
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(parse_sampler)
+            .collect::<Result<Vec<_>, _>>()?;
+        let bound = match a.bound {
+            BoundArg::None => None,
+            BoundArg::Exact | BoundArg::Sampled => Some(BoundOptions {
+                images: a.bound_images,
+                mode: if matches!(a.bound, BoundArg::Exact) {
+                    BoundMode::Exact
+                } else {
+                    BoundMode::Sampled {
+                        timesteps_per_image: a.timesteps_per_image,
+                    }
+                },
+                batch: a.batch,
+                seed: a.seed,
+            }),
+        };
+        let settings = EvalSettings {
+            bound,
+            samples: a.samples,
+            samplers: samplers.clone(),
+            clip_x0: !a.no_clip,
+            seed: a.seed,
+            sample_batch: a.batch,
+        };
+        let start = std::time::Instant::now();
+        let (bound, quality) = evaluate(
+            &model,
+            &config,
+            &classifier,
+            &train,
+            &test,
+            &settings,
+            &device,
+            |line| eprintln!("[{:>6.0} s] {line}", start.elapsed().as_secs_f64()),
+        )?;
+        let report = EvalReport {
+            weights: a.weights.display().to_string(),
+            ema: !a.raw,
+            params: burn::module::Module::num_params(&model),
+            config: config.clone(),
+            bound,
+            quality,
+        };
+        print!("{}", report.table());
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&a.json, json).with_context(|| format!("writing {}", a.json.display()))?;
+        println!("wrote {}", a.json.display());
+        if let Some(path) = &a.plot {
+            match report.bound.as_ref().and_then(bound_terms_chart) {
+                Some(chart) => {
+                    chart.write(path)?;
+                    println!("wrote {}", path.display());
+                }
+                None => {
+                    eprintln!("--plot needs --bound exact (a sampled bound has no per-t terms)")
+                }
+            }
+        }
+        if let Some(dir) = &a.grids {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let size = config.model.image_size;
+            for (sampler, spec) in samplers.iter().zip(a.samplers.split(',')) {
+                // Seeded like the table (a separate, smaller draw).
+                let n = 64.min(a.samples.max(1));
+                let images = draw_samples(
+                    &model, &config, *sampler, n, a.batch, !a.no_clip, a.seed, &device,
+                )?;
+                let path = dir.join(format!("{}.png", spec.trim().replace(':', "-")));
+                ddpm::workflows::images::save_grid(&path, &images, n, size)?;
+                println!("wrote {}", path.display());
+            }
+        }
+        Ok(())
+    }
 
     pub fn train_classifier(out: &std::path::Path, epochs: usize, seed: u64) -> anyhow::Result<()> {
         let config = ClassifierTrainConfig::new(ClassifierConfig::new())

@@ -113,10 +113,18 @@ pub fn read_config(path: &Path) -> Result<TrainingConfig, CheckpointError> {
     let text = std::fs::read_to_string(path).map_err(|_| CheckpointError::NotAWeightsFolder {
         dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
     })?;
-    serde_json::from_str(&text).map_err(|e| CheckpointError::BadConfig {
+    let bad = |e: serde_json::Error| CheckpointError::BadConfig {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+    // Configs written before `sample_eta` existed drew their grids with DDIM eta = 0.
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("sample_eta")
+            .or_insert(serde_json::Value::from(0.0));
+    }
+    serde_json::from_value(value).map_err(bad)
 }
 
 /// Writes `config.json` atomically.

@@ -40,6 +40,12 @@ pub enum EvalError {
     /// A statistic could not be computed.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// The weights' schedule is invalid.
+    #[error("the schedule in config.json is invalid: {0}")]
+    Schedule(#[from] crate::diffusion::schedule::ScheduleError),
+    /// A sampler setting is invalid.
+    #[error("sampling failed: {0}")]
+    Sampling(#[from] super::sample::SampleError),
 }
 
 /// How the sum over $t$ in the bound is evaluated.
@@ -85,6 +91,12 @@ pub struct BoundParts {
     pub diffusion_bpd: f64,
     /// $L_0 = -\log p_\theta(x_0 \mid x_1)$ (the discretised decoder).
     pub decoder_bpd: f64,
+    /// Exact mode only (empty when sampled): the term of each network timestep, averaged over
+    /// images, in bits/dim. Entry `t - 1` is the term evaluated at timestep $t$: entry 0 is
+    /// $L_0$, entry $t - 1$ for $t \ge 2$ is $L_{t-1}$. Their sum plus `prior_bpd` is
+    /// `bits_per_dim`.
+    #[serde(default)]
+    pub terms_bpd: Vec<f64>,
 }
 
 /// What [`variational_bound`] measured.
@@ -198,6 +210,9 @@ where
     let mut prior = vec![0.0; n];
     let mut diffusion = [vec![0.0; n], vec![0.0; n]];
     let mut decoder = [vec![0.0; n], vec![0.0; n]];
+    // Exact mode: per variance kind, the sum over images of the term at each timestep.
+    let exact = options.mode == BoundMode::Exact;
+    let mut per_t = [vec![0.0; big_t], vec![0.0; big_t]];
     let indices: Vec<usize> = (0..n).collect();
     for chunk in indices.chunks(options.batch) {
         let b = chunk.len();
@@ -218,6 +233,7 @@ where
             for (k, &i) in chunk.iter().enumerate() {
                 decoder[v][i] = l0[k];
             }
+            per_t[v][0] += l0.sum();
         }
         match options.mode {
             BoundMode::Exact => {
@@ -230,6 +246,7 @@ where
                         for (k, &i) in chunk.iter().enumerate() {
                             diffusion[v][i] += kl[k];
                         }
+                        per_t[v][t - 1] += kl.sum();
                     }
                 }
             }
@@ -289,6 +306,11 @@ where
                 prior_bpd: mean(&prior),
                 diffusion_bpd: mean(&diffusion[v]),
                 decoder_bpd: mean(&decoder[v]),
+                terms_bpd: if exact {
+                    per_t[v].iter().map(|&x| x / n as f64 * to_bpd).collect()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -350,6 +372,22 @@ pub fn classify(
         probabilities: Array2::from_shape_vec((count, widths.1), probabilities)
             .expect("probability shape"),
     }
+}
+
+/// The classifier's penultimate features of every image of `test` (the FLD reference).
+pub fn reference_features(
+    classifier: &Classifier,
+    test: &ImageSet,
+    device: &Device,
+) -> Array2<f64> {
+    classify(
+        classifier,
+        &set_images(test, test.len()),
+        test.len(),
+        test.rows,
+        device,
+    )
+    .features
 }
 
 /// `set`'s first `n` images, row-major in $[-1, 1]$.
@@ -449,15 +487,9 @@ pub fn sample_quality(
         });
     }
     let side = test.rows;
-    let test_view = classify(
-        classifier,
-        &set_images(test, test.len()),
-        test.len(),
-        side,
-        device,
-    );
+    let test_features = reference_features(classifier, test, device);
     let score =
-        |images: &[f32]| set_quality(classifier, images, count, side, &test_view.features, device);
+        |images: &[f32]| set_quality(classifier, images, count, side, &test_features, device);
     Ok(QualityReport {
         test_images: test.len(),
         samples: score(samples)?,

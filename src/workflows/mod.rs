@@ -24,6 +24,7 @@ pub mod classifier_train;
 pub mod config;
 pub mod ema;
 pub mod eval;
+pub mod evaluate;
 pub mod images;
 pub mod sample;
 pub mod train;

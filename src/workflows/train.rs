@@ -314,7 +314,7 @@ fn write_grid(
     let options = SampleOptions {
         sampler: Sampler::Ddim {
             steps: config.sample_steps,
-            eta: 0.0,
+            eta: config.sample_eta,
         },
         clip_x0: true,
         seed: config.seed.wrapping_add(1),

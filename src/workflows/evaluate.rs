@@ -1,0 +1,404 @@
+//! `ddpm eval` (chapters 15-17): one report with the variational bound of a weights folder on
+//! the test split and the sample quality of one or more samplers, printed as a table and
+//! written as JSON.
+//!
+//! Everything is computed by [`super::eval`] (the bound, the classifier statistics) and
+//! [`super::sample`] (the samplers); this module only runs them in order, times the
+//! samplers, and formats the result.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use burn::prelude::*;
+
+use super::TrainingConfig;
+use super::eval::{
+    BoundOptions, BoundReport, EvalError, SetQuality, noise_images, reference_features, set_images,
+    set_quality, variational_bound,
+};
+use super::sample::{SampleOptions, Sampler, VarianceKind, sample};
+use crate::data::ImageSet;
+use crate::network::UNet;
+use crate::network::classifier::Classifier;
+
+/// Parses a sampler spec: `ddpm` or `ddpm:beta` (ancestral, $\sigma_t^2 = \beta_t$),
+/// `ddpm:posterior` ($\tilde\beta_t$), `ddim:STEPS` ($\eta = 0$) or `ddim:STEPS:ETA`.
+///
+/// # Errors
+/// [`EvalError::Setting`] naming the spec and the accepted forms.
+///
+/// ```
+/// use ddpm::workflows::evaluate::parse_sampler;
+/// use ddpm::workflows::sample::{Sampler, VarianceKind};
+/// assert_eq!(
+///     parse_sampler("ddim:50:1").unwrap(),
+///     Sampler::Ddim { steps: 50, eta: 1.0 }
+/// );
+/// assert_eq!(
+///     parse_sampler("ddpm").unwrap(),
+///     Sampler::Ancestral { variance: VarianceKind::Beta }
+/// );
+/// assert!(parse_sampler("ddim:fast").is_err());
+/// ```
+pub fn parse_sampler(spec: &str) -> Result<Sampler, EvalError> {
+    let bad = || EvalError::Setting {
+        name: "sampler",
+        value: spec.to_string(),
+        hint: "use ddpm, ddpm:beta, ddpm:posterior, ddim:STEPS or ddim:STEPS:ETA (e.g. ddim:50:0)",
+    };
+    let parts: Vec<&str> = spec.trim().split(':').collect();
+    match parts.as_slice() {
+        ["ddpm"] | ["ddpm", "beta"] => Ok(Sampler::Ancestral {
+            variance: VarianceKind::Beta,
+        }),
+        ["ddpm", "posterior"] => Ok(Sampler::Ancestral {
+            variance: VarianceKind::PosteriorBeta,
+        }),
+        ["ddim", steps] => Ok(Sampler::Ddim {
+            steps: steps.parse().map_err(|_| bad())?,
+            eta: 0.0,
+        }),
+        ["ddim", steps, eta] => Ok(Sampler::Ddim {
+            steps: steps.parse().map_err(|_| bad())?,
+            eta: eta.parse().map_err(|_| bad())?,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// A short label, e.g. `DDPM-1000 beta` or `DDIM-50 eta=0`.
+pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
+    match sampler {
+        Sampler::Ancestral { variance } => format!(
+            "DDPM-{num_timesteps} {}",
+            match variance {
+                VarianceKind::Beta => "beta",
+                VarianceKind::PosteriorBeta => "beta~",
+            }
+        ),
+        Sampler::Ddim { steps, eta } => format!("DDIM-{steps} eta={eta}"),
+    }
+}
+
+/// Network evaluations per image.
+pub fn network_evaluations(sampler: &Sampler, num_timesteps: usize) -> usize {
+    match sampler {
+        Sampler::Ancestral { .. } => num_timesteps,
+        Sampler::Ddim { steps, .. } => *steps,
+    }
+}
+
+/// One sampler's row of the quality table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplerQuality {
+    /// e.g. `DDIM-50 eta=0`.
+    pub sampler: String,
+    /// Network evaluations per image.
+    pub network_evaluations: usize,
+    /// Wall-clock seconds to draw all the samples.
+    pub seconds: f64,
+    /// The samples' statistics.
+    pub quality: SetQuality,
+}
+
+/// Sample quality of each sampler, with the floor and ceiling of the same size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityTable {
+    /// Test digits the FLDs compare against.
+    pub test_images: usize,
+    /// Real training digits (as many as samples): the best a model can score.
+    pub floor: SetQuality,
+    /// Clipped Gaussian noise (as many as samples): what learning nothing scores.
+    pub ceiling: SetQuality,
+    /// One row per sampler.
+    pub samplers: Vec<SamplerQuality>,
+}
+
+/// What `ddpm eval` computes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalSettings {
+    /// The bound, or `None` to skip it.
+    pub bound: Option<BoundOptions>,
+    /// Samples per sampler (0 skips the quality table).
+    pub samples: usize,
+    /// The samplers to compare.
+    pub samplers: Vec<Sampler>,
+    /// Clip $\hat x_0$ while sampling.
+    pub clip_x0: bool,
+    /// Seed of the samples (and of the noise ceiling).
+    pub seed: u64,
+    /// Images per sampling batch (memory vs speed).
+    pub sample_batch: usize,
+}
+
+/// The whole report; serialised as `eval.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The weights folder evaluated.
+    pub weights: String,
+    /// EMA (true) or raw weights.
+    pub ema: bool,
+    /// Network parameters.
+    pub params: usize,
+    /// The run's configuration (model, schedule, steps).
+    pub config: TrainingConfig,
+    /// The bound, when computed.
+    pub bound: Option<BoundReport>,
+    /// The quality table, when computed.
+    pub quality: Option<QualityTable>,
+}
+
+/// Draws `count` images with `sampler`, `batch` at a time (batch `k` uses seed `seed + k`).
+///
+/// # Errors
+/// [`EvalError::Setting`] for an invalid sampler or zero batch.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_samples(
+    model: &UNet,
+    config: &TrainingConfig,
+    sampler: Sampler,
+    count: usize,
+    batch: usize,
+    clip_x0: bool,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<f32>, EvalError> {
+    if batch == 0 {
+        return Err(EvalError::Setting {
+            name: "sample_batch",
+            value: "0".into(),
+            hint: "draw at least 1 image per batch",
+        });
+    }
+    let schedule = config.schedule.build()?;
+    let mut images = Vec::with_capacity(count * config.model.image_size.pow(2));
+    for (k, start) in (0..count).step_by(batch).enumerate() {
+        let options = SampleOptions {
+            sampler,
+            clip_x0,
+            seed: seed.wrapping_add(k as u64),
+            count: batch.min(count - start),
+            frames: 0,
+        };
+        let drawn = sample(
+            model,
+            &schedule,
+            config.model.image_channels,
+            config.model.image_size,
+            &options,
+            device,
+            |_, _| {},
+        )?;
+        images.extend(drawn.images);
+    }
+    Ok(images)
+}
+
+// ANCHOR: evaluate
+/// Runs the evaluation: the bound of `model` on `test` (if asked), then for each sampler
+/// `settings.samples` samples scored by `classifier` against `test`, beside the floor (that
+/// many `train` digits) and the ceiling (that many noise images). `progress` receives a line
+/// before each stage.
+///
+/// # Errors
+/// [`EvalError`] for invalid settings (images, samples, samplers) or failed statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    model: &UNet,
+    config: &TrainingConfig,
+    classifier: &Classifier,
+    train: &ImageSet,
+    test: &ImageSet,
+    settings: &EvalSettings,
+    device: &Device,
+    mut progress: impl FnMut(&str),
+) -> Result<(Option<BoundReport>, Option<QualityTable>), EvalError> {
+    let schedule = config.schedule.build()?;
+    if test.rows != config.model.image_size || test.cols != config.model.image_size {
+        return Err(EvalError::Setting {
+            name: "data",
+            value: format!("{}x{} images", test.rows, test.cols),
+            hint: "the test images must have the network's image size (28x28 for MNIST)",
+        });
+    }
+    let bound = match &settings.bound {
+        Some(options) => {
+            progress(&format!(
+                "bound: {} test images, {:?}",
+                options.images, options.mode
+            ));
+            Some(variational_bound(
+                |x, t| model.forward(x, t),
+                &schedule,
+                test,
+                options,
+                device,
+            )?)
+        }
+        None => None,
+    };
+    let quality = if settings.samples == 0 || settings.samplers.is_empty() {
+        None
+    } else {
+        let count = settings.samples;
+        if count < 2 || count > train.len() {
+            return Err(EvalError::Setting {
+                name: "samples",
+                value: count.to_string(),
+                hint: "use between 2 and the number of training digits (7,996 embedded)",
+            });
+        }
+        let side = test.rows;
+        progress("quality: classifier features of the test split, floor and ceiling");
+        let reference = reference_features(classifier, test, device);
+        let score =
+            |images: &[f32]| set_quality(classifier, images, count, side, &reference, device);
+        let floor = score(&set_images(train, count))?;
+        let ceiling = score(&noise_images(count, side * side, settings.seed))?;
+        let big_t = schedule.num_timesteps();
+        let mut rows = Vec::new();
+        for &sampler in &settings.samplers {
+            let label = sampler_label(&sampler, big_t);
+            progress(&format!("quality: {count} samples with {label}"));
+            let start = Instant::now();
+            let images = draw_samples(
+                model,
+                config,
+                sampler,
+                count,
+                settings.sample_batch,
+                settings.clip_x0,
+                settings.seed,
+                device,
+            )?;
+            let seconds = start.elapsed().as_secs_f64();
+            rows.push(SamplerQuality {
+                sampler: label,
+                network_evaluations: network_evaluations(&sampler, big_t),
+                seconds,
+                quality: score(&images)?,
+            });
+        }
+        Some(QualityTable {
+            test_images: test.len(),
+            floor,
+            ceiling,
+            samplers: rows,
+        })
+    };
+    Ok((bound, quality))
+}
+// ANCHOR_END: evaluate
+
+impl EvalReport {
+    /// The report as a plain-text table (what `ddpm eval` prints).
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "weights {} ({}, {} parameters, {} training steps)",
+            self.weights,
+            if self.ema { "EMA" } else { "raw" },
+            self.params,
+            self.config.steps
+        );
+        if let Some(b) = &self.bound {
+            let mode = match b.mode {
+                super::eval::BoundMode::Exact => "exact: all T terms".to_string(),
+                super::eval::BoundMode::Sampled {
+                    timesteps_per_image,
+                } => format!("unbiased estimate: {timesteps_per_image} sampled t per image"),
+            };
+            let _ = writeln!(
+                s,
+                "\nvariational bound on {} test images ({mode}), bits/dim",
+                b.images
+            );
+            let _ = writeln!(
+                s,
+                "{:<10} {:>10} {:>8} {:>10} {:>12} {:>10}",
+                "sigma^2", "total", "+-SE", "L_T", "sum L_t-1", "L_0"
+            );
+            for p in &b.parts {
+                let name = match p.variance {
+                    VarianceKind::Beta => "beta",
+                    VarianceKind::PosteriorBeta => "beta~",
+                };
+                let _ = writeln!(
+                    s,
+                    "{name:<10} {:>10.4} {:>8.4} {:>10.2e} {:>12.4} {:>10.4}",
+                    p.bits_per_dim, p.standard_error, p.prior_bpd, p.diffusion_bpd, p.decoder_bpd
+                );
+            }
+        }
+        if let Some(q) = &self.quality {
+            let n = q.floor.count;
+            let _ = writeln!(
+                s,
+                "\nsample quality: {n} images per row, FLD against {} test digits",
+                q.test_images
+            );
+            let _ = writeln!(
+                s,
+                "{:<20} {:>6} {:>9} {:>9} {:>10} {:>9}",
+                "images", "evals", "seconds", "FLD", "conf>=0.9", "entropy"
+            );
+            let mut row = |name: &str, evals: String, secs: String, r: &SetQuality| {
+                let _ = writeln!(
+                    s,
+                    "{name:<20} {evals:>6} {secs:>9} {:>9.2} {:>9.1}% {:>9.3}",
+                    r.fld,
+                    100.0 * r.confident_share,
+                    r.label_entropy
+                );
+            };
+            row("train digits (floor)", "-".into(), "-".into(), &q.floor);
+            for r in &q.samplers {
+                row(
+                    &r.sampler,
+                    r.network_evaluations.to_string(),
+                    format!("{:.1}", r.seconds),
+                    &r.quality,
+                );
+            }
+            row("noise (ceiling)", "-".into(), "-".into(), &q.ceiling);
+            let _ = writeln!(
+                s,
+                "(label entropy: ln 10 = 2.303 nats is uniform; confidence: top class probability)"
+            );
+        }
+        s
+    }
+}
+
+/// The per-timestep terms of an exact bound as a log-log chart (one line per $\sigma_t^2$);
+/// `None` for a sampled bound, which has no per-timestep values.
+pub fn bound_terms_chart(bound: &BoundReport) -> Option<crate::figures::LineChart> {
+    use crate::figures::{LineChart, Series};
+    if bound.parts.iter().any(|p| p.terms_bpd.is_empty()) {
+        return None;
+    }
+    let mut chart = LineChart::new(
+        format!("Bound terms per timestep ({} test images)", bound.images),
+        "timestep t (term L_(t-1); t = 1 is L_0)",
+        "bits/dim",
+    )
+    .log_log(true);
+    for p in &bound.parts {
+        let name = match p.variance {
+            VarianceKind::Beta => "sigma^2 = beta",
+            VarianceKind::PosteriorBeta => "sigma^2 = beta~",
+        };
+        let points = p
+            .terms_bpd
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(i, &v)| ((i + 1) as f64, v))
+            .collect();
+        chart = chart.series(Series::line(name, points));
+    }
+    Some(chart)
+}
