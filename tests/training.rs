@@ -77,12 +77,24 @@ fn seeded_tiny_run_loss_falls() {
         layout.loss_csv(),
         layout.model(),
         layout.model_ema(),
+        layout.loss_plot(),
         report.final_grid.clone(),
     ] {
         assert!(path.exists(), "missing {}", path.display());
     }
     let csv = std::fs::read_to_string(layout.loss_csv()).unwrap();
     assert_eq!(csv.lines().count(), 121);
+    // Reading the CSV back gives the losses the run reported.
+    let read = ddpm::workflows::loss::read_loss_csv(&layout.loss_csv()).unwrap();
+    assert_eq!(read.len(), 120);
+    assert_eq!(read[0].0, 1);
+    assert!((read[119].1 - f64::from(report.losses[119])).abs() < 1e-6);
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "step,loss\n1,0.5\n2,oops\n").unwrap();
+    let err = ddpm::workflows::loss::read_loss_csv(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 3"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -8,6 +8,7 @@
 //! runs/<name>/
 //!   config.json              TrainingConfig (model + schedule + optimiser settings)
 //!   loss.csv                 step,loss,lr,grad_norm
+//!   loss.svg                 the loss curve (written at the end)
 //!   samples/step-000500.png  sample grids written during training (EMA weights)
 //!   checkpoints/latest       name of the newest complete checkpoint
 //!   checkpoints/step-000500/ model.bpk, model-ema.bpk, optimizer.bpk, state.json
@@ -26,6 +27,7 @@ pub mod ema;
 pub mod eval;
 pub mod evaluate;
 pub mod images;
+pub mod loss;
 pub mod sample;
 pub mod train;
 
@@ -55,6 +57,10 @@ impl RunLayout {
     /// `loss.csv`.
     pub fn loss_csv(&self) -> PathBuf {
         self.root.join("loss.csv")
+    }
+    /// `loss.svg`: the loss curve, drawn at the end of a run.
+    pub fn loss_plot(&self) -> PathBuf {
+        self.root.join("loss.svg")
     }
     /// `samples/`.
     pub fn samples_dir(&self) -> PathBuf {

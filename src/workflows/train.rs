@@ -498,6 +498,11 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     if !final_grid.exists() {
         write_grid(&ema, &schedule, config, &device, &final_grid)?;
     }
+    csv.flush().map_err(io(&csv_path))?;
+    if let Ok(all) = super::loss::read_loss_csv(&csv_path) {
+        // The curve is a convenience: a run whose plot cannot be drawn is still a good run.
+        let _ = super::loss::loss_chart(&all, 100).write(layout.loss_plot());
+    }
     let tail = &losses[losses.len().saturating_sub(100)..];
     let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len().max(1) as f64;
     Ok(TrainReport {
