@@ -29,7 +29,7 @@ fn paper_preset_has_exactly_1_623_169_parameters() {
     // The same per-layer formulas (chapter 12) for the other presets.
     assert_eq!(
         UNetConfig::small().init(&device()).unwrap().num_params(),
-        701_345
+        280_177
     );
     assert_eq!(
         UNetConfig::tiny().init(&device()).unwrap().num_params(),
