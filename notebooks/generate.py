@@ -1125,7 +1125,7 @@ NOTEBOOKS["12-unet"] = [
             println!("k = {k:>2}: |emb(10) - emb(10 + k)| = {near_start:.4}, |emb(900) - emb(900 + k)| = {near_end:.4}");
             assert!((near_start - near_end).abs() < 2e-3); // f32 angles of ~1000 rad round to ~1e-4
         }
-    }
+    };
     """),
     md(r"""
     ## A forward pass
@@ -1238,7 +1238,7 @@ NOTEBOOKS["13-training"] = [
         (mean(&losses[..50]), mean(&losses[losses.len() - 50..]))
     };
     println!("mean loss, steps 1-50: {first:.4}; steps 151-200: {last:.4}");
-    assert!(last < first, "the loss did not fall");
+    assert!(last < 0.5 * first, "the loss did not fall by half: {first} -> {last}");
     LineChart::new("L_simple per step (tiny preset, batch 16)", "step", "loss")
         .series(Series::line("loss of the batch", losses.clone()))
     """),
@@ -1379,12 +1379,15 @@ NOTEBOOKS["14-sampling"] = [
     assert_ne!(a, c);
     """),
     md(r"""
-    **What you should see.** DDPM takes 1000 network calls, DDIM 10 to 50, at a proportional
-    cost. From the same $x_T$ the DDIM rows resemble each other more and more as the step count
-    grows; the DDPM row, which adds fresh noise at every step, differs. In the trajectory the
-    image stays noise for most of the chain and the stroke appears in the last third. The same
-    seed reproduces the images bit for bit (with $\eta = 1$, so the noise draws are exercised too).
-    Exercises: chapter 14.
+    **What you should see.** DDPM costs 1000 network calls, DDIM 10 to 50, and the times are in
+    proportion (about 80 s against 1-4 s for the `tiny` weights on a busy 2-core CPU). With
+    $\eta = 0$ DDIM is a deterministic map from $x_T$, and the 10-, 20- and 50-step rows are
+    almost the same images; the DDPM row, which adds fresh noise at every step, ends at other
+    digits from the same $x_T$. With these small, briefly trained weights DDIM leaves a noisy
+    background on several images where DDPM's strokes are cleaner (chapter 17 compares samplers
+    with numbers). In the trajectory the image stays noise for most of the chain and the stroke
+    appears in the last third. The same seed reproduces the images bit for bit (with
+    $\eta = 1$, so the noise draws are exercised too). Exercises: chapter 14.
     """),
 ]
 
