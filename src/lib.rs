@@ -27,8 +27,8 @@
 //! | 8. Reverse process | [`diffusion::reverse`], [`diffusion::mixture`] | `notebooks/08-reverse-process.ipynb` | `tests/reverse_process.rs` |
 //! | 9. Variational bound | [`diffusion::bound`] | `notebooks/09-variational-bound.ipynb` | `tests/variational_bound.rs` |
 //! | 10. SDE view | [`diffusion::sde`] | `notebooks/10-sde-view.ipynb` | `tests/sde_view.rs` |
-//! | 11. Errata | [`book::ch11_errata`] | - | `tests/errata.rs` |
-//! | 12-14. U-Net, training, sampling | `network`, `workflows` | `notebooks/12-unet.ipynb` ... | `tests/unet.rs`, `tests/training.rs`, `tests/sampling.rs` |
+//! | 11. Errata | [`book::ch11_errata`] | `notebooks/11-errata.ipynb` | `tests/errata.rs` |
+//! | 12-14. U-Net, training, sampling | `network`, `workflows` | `notebooks/12-unet.ipynb`, `13-training`, `14-sampling` | `tests/unet.rs`, `tests/training.rs`, `tests/sampling.rs` |
 //! | 15-17. Measuring | `workflows::eval` | `notebooks/15-likelihood.ipynb` ... | `tests/eval.rs` |
 //!
 //! Also: [`exercises`] (one file per chapter, `src/exercises/chNN.rs`, graded by
@@ -52,6 +52,10 @@ pub mod probability;
 #[cfg(feature = "burn")]
 pub mod workflows;
 
+/// Re-exported (with the `burn` feature) so that the Part III notebooks build tensors and
+/// devices with the crate's own burn (`ddpm::burn::prelude::*`).
+#[cfg(feature = "burn")]
+pub use burn;
 /// Re-exported so that notebooks and exercises use the crate's own versions.
 pub use ndarray;
 pub use plotters;
