@@ -1343,13 +1343,13 @@ NOTEBOOKS["14-sampling"] = [
     ];
     let mut rows: Vec<f32> = Vec::new();
     for &(name, sampler) in &samplers {
-        let options = SampleOptions { sampler, clip_x0: true, seed: 0, count: 8, frames: 0 };
+        let options = SampleOptions { sampler, clip_x0: true, seed: 0, count: 4, frames: 0 };
         let start = Instant::now();
         let out = sample(&model, &schedule, 1, 28, &options, &device, |_, _| {}).unwrap();
         println!("{name:<17} {:>6.1} s for {} images", start.elapsed().as_secs_f64(), out.count);
         rows.extend(&out.images);
     }
-    sample_grid(&rows, 32, 28, 8).unwrap()
+    sample_grid(&rows, 16, 28, 4).unwrap()
     """),
     md(r"""
     ## A trajectory
@@ -1388,14 +1388,205 @@ NOTEBOOKS["14-sampling"] = [
     """),
     md(r"""
     **What you should see.** DDPM costs 1000 network calls, DDIM 10 to 50, and the times are in
-    proportion (about 80 s against 1-4 s for the `tiny` weights on a busy 2-core CPU). With
+    proportion (DDPM takes about a minute for these 4 images of the `small` weights on a 2-core
+CPU, DDIM a few seconds). With
     $\eta = 0$ DDIM is a deterministic map from $x_T$, and the 10-, 20- and 50-step rows are
     almost the same images; the DDPM row, which adds fresh noise at every step, ends at other
-    digits from the same $x_T$. With these small, briefly trained weights DDIM leaves a noisy
-    background on several images where DDPM's strokes are cleaner (chapter 17 compares samplers
-    with numbers). In the trajectory the image stays noise for most of the chain and the stroke
+    digits from the same $x_T$. With these briefly trained weights deterministic DDIM can leave
+    a noisy background or a grey blob where DDPM's strokes are cleaner (chapter 17 compares
+    samplers with numbers). In the trajectory the image stays noise for most of the chain and the stroke
     appears in the last third. The same seed reproduces the images bit for bit (with
     $\eta = 1$, so the noise draws are exercised too). Exercises: chapter 14.
+    """),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+NOTEBOOKS["15-likelihood"] = [
+    md(r"""
+    # 15. Likelihood in bits per dimension
+
+    **Goal.** Score the shipped model by the variational bound on test digits,
+
+    $$L = L_T + \sum_{t=2}^{T} L_{t-1} + L_0 \;\ge\; -\log p_\theta(x_0),$$
+
+    in bits per dimension ($L / (784 \ln 2)$), exactly (all $T$ terms) and as an unbiased
+    estimate over sampled $t$. The same Part II functions that the math chapters test, run on
+    the network's noise predictions. Chapter: `chapters/15-likelihood.md`.
+    """),
+    burn_dep_cell(),
+    code(r"""
+    use ddpm::burn::prelude::*;
+    use ddpm::data::{load_embedded, Split};
+    use ddpm::workflows::eval::{variational_bound, BoundMode, BoundOptions, BoundReport};
+    use ddpm::workflows::evaluate::bound_terms_chart;
+    use ddpm::workflows::load_weights;
+
+    let device: Device = Device::flex();
+    let (model, config) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+    let schedule = config.schedule.build().unwrap();
+    let test = load_embedded(Split::Test).unwrap();
+    println!("{} test digits, T = {}", test.len(), schedule.num_timesteps());
+    """),
+    md(r"""
+    ## All $T$ terms for two test digits
+
+    1000 network calls per image. Both choices of $\sigma_t^2$ are scored on the same noise
+    predictions; the parts add up to the total.
+    """),
+    code(r"""
+    let exact: BoundReport = variational_bound(|x, t| model.forward(x, t), &schedule, &test,
+        &BoundOptions { images: 2, mode: BoundMode::Exact, batch: 2, seed: 0 }, &device).unwrap();
+    for p in &exact.parts {
+        println!("{:?}: {:.3} bits/dim = L_T {:.1e} + sum L_t-1 {:.3} + L_0 {:.3}",
+            p.variance, p.bits_per_dim, p.prior_bpd, p.diffusion_bpd, p.decoder_bpd);
+        assert!((p.bits_per_dim - (p.prior_bpd + p.diffusion_bpd + p.decoder_bpd)).abs() < 1e-9);
+        assert!(p.bits_per_dim < 8.0, "worse than a uniform guess over 256 levels");
+    }
+    """),
+    md(r"""
+    The per-timestep terms (entry $t-1$ is the term at timestep $t$; $t = 1$ is $L_0$): most of
+    the bound is spent on the last few steps.
+    """),
+    code(r"""
+    bound_terms_chart(&exact).unwrap()
+    """),
+    md(r"""
+    ## The sampled estimate
+
+    $L_T$ and $L_0$ exactly, $\sum_{t\ge2} L_{t-1}$ estimated as $(T-1)$ times the mean of $K$
+    terms at uniformly drawn $t$: unbiased, $1 + K$ network calls per image instead of $T$, with a
+    standard error over images and timesteps.
+    """),
+    code(r"""
+    let sampled: BoundReport = variational_bound(|x, t| model.forward(x, t), &schedule, &test,
+        &BoundOptions { images: 40, mode: BoundMode::Sampled { timesteps_per_image: 5 }, batch: 40, seed: 1 }, &device).unwrap();
+    for p in &sampled.parts {
+        println!("{:?}: {:.3} +- {:.3} bits/dim ({} images, {} network calls each)",
+            p.variance, p.bits_per_dim, p.standard_error, sampled.images, sampled.evaluations_per_image);
+    }
+    """),
+]
+
+# ---------------------------------------------------------------------------------------------
+NOTEBOOKS["16-sample-quality"] = [
+    md(r"""
+    # 16. Sample quality
+
+    **Goal.** Measure "the samples look like digits" with the shipped MNIST classifier: the
+    Fréchet distance in its feature space (FLD) to the test digits, beside a floor (real
+    training digits) and a ceiling (noise) of the same size; the share of samples classified
+    with confidence $\ge 0.9$; the entropy of the predicted labels ($\ln 10 \approx 2.303$ is
+    uniform). Chapter: `chapters/16-sample-quality.md`.
+    """),
+    burn_dep_cell(),
+    code(r"""
+    use ddpm::burn::prelude::*;
+    use ddpm::data::{load_embedded, Split};
+    use ddpm::workflows::classifier_train::{accuracy, load_classifier};
+    use ddpm::workflows::evaluate::{evaluate, parse_sampler, EvalSettings};
+    use ddpm::workflows::images::sample_grid;
+    use ddpm::workflows::load_weights;
+
+    let device: Device = Device::flex();
+    let (model, config) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+    let (classifier, _) = load_classifier(std::path::Path::new("../weights/classifier"), &device).unwrap();
+    let train = load_embedded(Split::Train).unwrap();
+    let test = load_embedded(Split::Test).unwrap();
+    let acc = accuracy(&classifier, &test, &device);
+    println!("classifier accuracy on the {} test digits: {:.2}%", test.len(), 100.0 * acc);
+    assert!(acc >= 0.98);
+    """),
+    md(r"""
+    ## 200 samples against the floor and the ceiling
+
+    DDIM with 20 steps and $\eta = 1$ (a cheap stochastic sampler; chapter 17 compares others).
+    200 images per row keep the notebook quick; the FLD is biased upwards at small sizes, which
+    is why the floor and ceiling use the same number of images.
+    """),
+    code(r"""
+    let settings = EvalSettings {
+        bound: None,
+        samples: 200,
+        samplers: vec![parse_sampler("ddim:20:1").unwrap()],
+        clip_x0: true,
+        seed: 0,
+        sample_batch: 200,
+    };
+    let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
+    let q = quality.unwrap();
+    let row = &q.samplers[0];
+    for (name, r) in [("floor (train digits)", &q.floor), (row.sampler.as_str(), &row.quality), ("ceiling (noise)", &q.ceiling)] {
+        println!("{name:<22} FLD {:>7.1}  confident {:>5.1}%  label entropy {:.3}  labels {:?}",
+            r.fld, 100.0 * r.confident_share, r.label_entropy, r.label_histogram);
+    }
+    assert!(q.floor.fld < row.quality.fld && row.quality.fld < q.ceiling.fld);
+    """),
+    md(r"""
+    The first 32 of those samples (the same seed as the table's batch):
+    """),
+    code(r"""
+    let drawn = ddpm::workflows::evaluate::draw_samples(&model, &config, parse_sampler("ddim:20:1").unwrap(), 32, 32, true, 0, &device).unwrap();
+    sample_grid(&drawn, 32, 28, 8).unwrap()
+    """),
+]
+
+# ---------------------------------------------------------------------------------------------
+NOTEBOOKS["17-samplers"] = [
+    md(r"""
+    # 17. Samplers compared
+
+    **Goal.** Trade network calls for quality: DDIM with few steps, deterministic ($\eta = 0$)
+    and stochastic ($\eta = 1$), scored with chapter 16's statistics and timed. (Ancestral
+    sampling with all 1000 steps takes minutes per hundred images on a CPU: the chapter's table
+    has it; this notebook keeps to cheap samplers.) Chapter: `chapters/17-samplers.md`.
+    """),
+    burn_dep_cell(),
+    code(r"""
+    use ddpm::burn::prelude::*;
+    use ddpm::data::{load_embedded, Split};
+    use ddpm::figures::{LineChart, Series};
+    use ddpm::workflows::classifier_train::load_classifier;
+    use ddpm::workflows::evaluate::{evaluate, parse_sampler, EvalReport, EvalSettings};
+    use ddpm::workflows::load_weights;
+
+    let device: Device = Device::flex();
+    let (model, config) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+    let (classifier, _) = load_classifier(std::path::Path::new("../weights/classifier"), &device).unwrap();
+    let train = load_embedded(Split::Train).unwrap();
+    let test = load_embedded(Split::Test).unwrap();
+    """),
+    code(r"""
+    let specs = ["ddim:5:0", "ddim:5:1", "ddim:20:0", "ddim:20:1"];
+    let settings = EvalSettings {
+        bound: None,
+        samples: 200,
+        samplers: specs.iter().map(|s| parse_sampler(s).unwrap()).collect(),
+        clip_x0: true,
+        seed: 0,
+        sample_batch: 200,
+    };
+    let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
+    let report = EvalReport { weights: "../weights/default".into(), ema: true, params: model.num_params(), config: config.clone(), bound: None, quality };
+    println!("{}", report.table());
+    """),
+    md(r"""
+    FLD against network calls, one line per $\eta$ (lower is better; the floor is what real
+    digits score):
+    """),
+    code(r"""
+    // (A block: evcxr cannot keep closures between cells.)
+    let (eta0, eta1, floor): (Vec<(f64, f64)>, Vec<(f64, f64)>, f64) = {
+        let q = report.quality.as_ref().unwrap();
+        let line = |eta: &str| -> Vec<(f64, f64)> {
+            q.samplers.iter().filter(|r| r.sampler.ends_with(eta)).map(|r| (r.network_evaluations as f64, r.quality.fld)).collect()
+        };
+        (line("eta=0"), line("eta=1"), q.floor.fld)
+    };
+    LineChart::new("FLD of 200 samples vs DDIM steps", "network calls per image", "FLD")
+        .series(Series::line("eta = 0", eta0))
+        .series(Series::line("eta = 1", eta1))
+        .series(Series::dashed("floor (train digits)", vec![(5.0, floor), (20.0, floor)]))
     """),
 ]
 

@@ -105,6 +105,12 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
     }
     assert!(quality.ceiling.fld > quality.floor.fld);
 
+    let chart = ddpm::workflows::evaluate::sampler_chart(&quality.samplers, quality.floor.fld);
+    let svg = chart.svg_string().unwrap();
+    assert!(
+        svg.contains("DDIM, eta = 0") && svg.contains("DDPM-40 beta~"),
+        "{svg}"
+    );
     let report = EvalReport {
         weights: "in-memory".into(),
         ema: true,

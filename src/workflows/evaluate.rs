@@ -402,3 +402,55 @@ pub fn bound_terms_chart(bound: &BoundReport) -> Option<crate::figures::LineChar
     }
     Some(chart)
 }
+
+/// FLD against network evaluations per image (log x axis), one line per DDIM $\eta$ and one
+/// point per ancestral sampler, with the floor as a dashed line: chapter 17's figure. `rows`
+/// may come from several `ddpm eval` runs with the same sample count.
+pub fn sampler_chart(rows: &[SamplerQuality], floor_fld: f64) -> crate::figures::LineChart {
+    use crate::figures::{LineChart, Series};
+    let mut etas: Vec<String> = Vec::new();
+    for r in rows {
+        if let Some((_, eta)) = r.sampler.split_once("eta=")
+            && !etas.iter().any(|e| e == eta)
+        {
+            etas.push(eta.to_string());
+        }
+    }
+    // log10 of the evaluations: LineChart's log scale is all-or-nothing, and FLD reads best
+    // on a linear axis.
+    let x = |r: &SamplerQuality| (r.network_evaluations as f64).log10();
+    let mut chart = LineChart::new(
+        format!("Sample quality against sampling cost ({} samples each)", {
+            rows.first().map_or(0, |r| r.quality.count)
+        }),
+        "log10(network evaluations per image)",
+        "FLD to the test digits (lower is better)",
+    );
+    for eta in &etas {
+        let mut points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.sampler.ends_with(&format!("eta={eta}")))
+            .map(|r| (x(r), r.quality.fld))
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart = chart.series(Series::line(format!("DDIM, eta = {eta}"), points));
+    }
+    for r in rows.iter().filter(|r| r.sampler.starts_with("DDPM")) {
+        chart = chart.series(Series::points(
+            r.sampler.clone(),
+            vec![(x(r), r.quality.fld)],
+        ));
+    }
+    let (lo, hi) = rows
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(x(r)), hi.max(x(r)))
+        });
+    if lo.is_finite() {
+        chart = chart.series(Series::dashed(
+            "floor (real digits)",
+            vec![(lo, floor_fld), (hi, floor_fld)],
+        ));
+    }
+    chart
+}
