@@ -1515,12 +1515,15 @@ NOTEBOOKS["16-sample-quality"] = [
     };
     let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
     let q = quality.unwrap();
-    let row = &q.samplers[0];
-    for (name, r) in [("floor (train digits)", &q.floor), (row.sampler.as_str(), &row.quality), ("ceiling (noise)", &q.ceiling)] {
-        println!("{name:<22} FLD {:>7.1}  confident {:>5.1}%  label entropy {:.3}  labels {:?}",
-            r.fld, 100.0 * r.confident_share, r.label_entropy, r.label_histogram);
+    // (A block: evcxr cannot keep references between cells.)
+    {
+        let row = &q.samplers[0];
+        for (name, r) in [("floor (train digits)", &q.floor), (row.sampler.as_str(), &row.quality), ("ceiling (noise)", &q.ceiling)] {
+            println!("{name:<22} FLD {:>7.1}  confident {:>5.1}%  label entropy {:.3}  labels {:?}",
+                r.fld, 100.0 * r.confident_share, r.label_entropy, r.label_histogram);
+        }
+        assert!(q.floor.fld < row.quality.fld && row.quality.fld < q.ceiling.fld);
     }
-    assert!(q.floor.fld < row.quality.fld && row.quality.fld < q.ceiling.fld);
     """),
     md(r"""
     The first 32 of those samples (the same seed as the table's batch):
