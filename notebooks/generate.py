@@ -1203,7 +1203,7 @@ NOTEBOOKS["13-training"] = [
     use ddpm::workflows::{RunLayout, ScheduleConfig, TrainingConfig};
 
     let config: TrainingConfig = TrainingConfig::new(UNetConfig::tiny(), ScheduleConfig::linear_1000(), 200)
-        .with_batch(16)
+        .with_batch(8)
         .with_lr(2e-3)
         .with_warmup_steps(50)
         .with_ema_decay(0.995)
@@ -1239,7 +1239,7 @@ NOTEBOOKS["13-training"] = [
     };
     println!("mean loss, steps 1-50: {first:.4}; steps 151-200: {last:.4}");
     assert!(last < 0.5 * first, "the loss did not fall by half: {first} -> {last}");
-    LineChart::new("L_simple per step (tiny preset, batch 16)", "step", "loss")
+    LineChart::new("L_simple per step (tiny preset, batch 8)", "step", "loss")
         .series(Series::line("loss of the batch", losses.clone()))
     """),
     md(r"""
@@ -1281,7 +1281,7 @@ NOTEBOOKS["13-training"] = [
     """),
     md(r"""
     **What you should see.** The loss falls from about 1 to well under 0.1 within the 200
-    steps (mean 0.50 over steps 1-50, 0.065 over steps 151-200; the run is seeded, so these
+    steps (mean 0.49 over steps 1-50, 0.071 over steps 151-200; the run is seeded, so these
     numbers repeat). The short run's samples are noisy blobs and strokes; the shipped weights
     give white strokes on black with the shape of handwriting, some of them readable digits.
     Longer runs and larger presets do better (chapter 13).
@@ -1500,7 +1500,7 @@ NOTEBOOKS["16-sample-quality"] = [
     md(r"""
     ## 200 samples against the floor and the ceiling
 
-    DDIM with 20 steps and $\eta = 1$ (a cheap stochastic sampler; chapter 17 compares others).
+    DDIM with 10 steps and $\eta = 1$ (a cheap stochastic sampler; chapter 17 compares others).
     200 images per row keep the notebook quick; the FLD is biased upwards at small sizes, which
     is why the floor and ceiling use the same number of images.
     """),
@@ -1508,10 +1508,11 @@ NOTEBOOKS["16-sample-quality"] = [
     let settings = EvalSettings {
         bound: None,
         samples: 200,
-        samplers: vec![parse_sampler("ddim:20:1").unwrap()],
+        samplers: vec![parse_sampler("ddim:10:1").unwrap()],
         clip_x0: true,
         seed: 0,
         sample_batch: 200,
+        keep_images: 32, // kept to look at below
     };
     let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
     let q = quality.unwrap();
@@ -1523,14 +1524,13 @@ NOTEBOOKS["16-sample-quality"] = [
                 r.fld, 100.0 * r.confident_share, r.label_entropy, r.label_histogram);
         }
         assert!(q.floor.fld < row.quality.fld && row.quality.fld < q.ceiling.fld);
-    }
+    };
     """),
     md(r"""
-    The first 32 of those samples (the same seed as the table's batch):
+    The first 32 of the 200 samples that were scored:
     """),
     code(r"""
-    let drawn = ddpm::workflows::evaluate::draw_samples(&model, &config, parse_sampler("ddim:20:1").unwrap(), 32, 32, true, 0, &device).unwrap();
-    sample_grid(&drawn, 32, 28, 8).unwrap()
+    sample_grid(&q.samplers[0].images, 32, 28, 8).unwrap()
     """),
 ]
 
@@ -1548,7 +1548,6 @@ NOTEBOOKS["17-samplers"] = [
     code(r"""
     use ddpm::burn::prelude::*;
     use ddpm::data::{load_embedded, Split};
-    use ddpm::figures::{LineChart, Series};
     use ddpm::workflows::classifier_train::load_classifier;
     use ddpm::workflows::evaluate::{evaluate, parse_sampler, EvalReport, EvalSettings};
     use ddpm::workflows::load_weights;
@@ -1560,36 +1559,34 @@ NOTEBOOKS["17-samplers"] = [
     let test = load_embedded(Split::Test).unwrap();
     """),
     code(r"""
-    let specs = ["ddim:5:0", "ddim:5:1", "ddim:20:0", "ddim:20:1"];
+    let specs = ["ddim:5:0", "ddim:5:1", "ddim:10:0", "ddim:10:1"];
     let settings = EvalSettings {
         bound: None,
-        samples: 200,
+        samples: 128,
         samplers: specs.iter().map(|s| parse_sampler(s).unwrap()).collect(),
         clip_x0: true,
         seed: 0,
-        sample_batch: 200,
+        sample_batch: 128,
+        keep_images: 0,
     };
     let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
     let report = EvalReport { weights: "../weights/default".into(), ema: true, params: model.num_params(), config: config.clone(), bound: None, quality };
     println!("{}", report.table());
     """),
     md(r"""
-    FLD against network calls, one line per $\eta$ (lower is better; the floor is what real
-    digits score):
+    FLD against network calls (log scale), one line per $\eta$ (lower is better; the dashed
+    floor is what real digits score): `sampler_chart`, the function that draws chapter 17's
+    figure from `ddpm eval` reports.
     """),
     code(r"""
-    // (A block: evcxr cannot keep closures between cells.)
-    let (eta0, eta1, floor): (Vec<(f64, f64)>, Vec<(f64, f64)>, f64) = {
+    use ddpm::workflows::evaluate::sampler_chart;
+
+    // (A block: evcxr cannot keep references between cells.)
+    let chart = {
         let q = report.quality.as_ref().unwrap();
-        let line = |eta: &str| -> Vec<(f64, f64)> {
-            q.samplers.iter().filter(|r| r.sampler.ends_with(eta)).map(|r| (r.network_evaluations as f64, r.quality.fld)).collect()
-        };
-        (line("eta=0"), line("eta=1"), q.floor.fld)
+        sampler_chart(&q.samplers, q.floor.fld)
     };
-    LineChart::new("FLD of 200 samples vs DDIM steps", "network calls per image", "FLD")
-        .series(Series::line("eta = 0", eta0))
-        .series(Series::line("eta = 1", eta1))
-        .series(Series::dashed("floor (train digits)", vec![(5.0, floor), (20.0, floor)]))
+    chart
     """),
 ]
 

@@ -5,12 +5,20 @@
 # figures and compares bytes, builds the book, and executes the notebooks.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
-# are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs).
+# are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs);
+# DDPM_CHECK_FEATURES (default `wgpu`) is the one backend feature set of every build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddpm-target}"
 export CARGO_TERM_COLOR=never
 start=$(date +%s)
+# Every build with burn uses one feature set, so burn is compiled once rather than once per
+# feature combination: the CPU backend plus wgpu, whose CPU-vs-wgpu agreement test
+# (tests/backends.rs) runs on Mesa's lavapipe (Vulkan on the CPU).
+features="${DDPM_CHECK_FEATURES-wgpu}"
+with_solutions="solutions${features:+,$features}"
+# Mesa's Vulkan loader complains on every device start when this is unset (harmless).
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 step() { printf '\n==> [%4ds] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
 # ---------------------------------------------------------------------------------------
@@ -24,24 +32,29 @@ need_cargo_tool() { # binary crate version
 need_cargo_tool mdbook mdbook 0.5.4
 need_cargo_tool mdbook-katex mdbook-katex 0.10.0
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if [[ ",$features," == *,wgpu,* ]] && ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    echo "installing mesa-vulkan-drivers (lavapipe, Vulkan on the CPU: the wgpu agreement test)"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mesa-vulkan-drivers
+fi
 
 # ---------------------------------------------------------------------------------------
 step "format and lint"
 cargo fmt --all -- --check
-cargo clippy --release --all-targets --features solutions -- -D warnings
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --all-targets --features "$with_solutions" -- -D warnings
+cargo clippy --release --all-targets --features "$features" -- -D warnings
 # The math layers (Parts I-II, figures, data) must build without burn: notebooks rely on it.
 cargo clippy --release --no-default-features --lib -- -D warnings
 
 # ---------------------------------------------------------------------------------------
 step "tests and doctests (with exercise solutions)"
-cargo test --release --features solutions
+cargo test --release --features "$with_solutions"
 
 # ---------------------------------------------------------------------------------------
 step "the exercise grader bites: without solutions every exercise test must fail"
 if ls tests/exercises_ch*.rs >/dev/null 2>&1; then
     log=$(mktemp)
-    cargo test --release --no-fail-fast --test 'exercises_ch*' >"$log" 2>&1 || true
+    cargo test --release --features "$features" --no-fail-fast --test 'exercises_ch*' >"$log" 2>&1 || true
     # Each exercise test file prints one "test result:" line; all must report 0 passed.
     results=$(grep -E '^test result:' "$log" || true)
     files=$(ls tests/exercises_ch*.rs | wc -l)
@@ -58,7 +71,7 @@ fi
 # ---------------------------------------------------------------------------------------
 step "book figures are reproducible"
 fig_tmp=$(mktemp -d)
-cargo run --release --features solutions --quiet -- book-figures --out "$fig_tmp"
+cargo run --release --features "$with_solutions" --quiet -- book-figures --out "$fig_tmp"
 for f in "$fig_tmp"/*; do
     [ -e "$f" ] || continue
     name=$(basename "$f")

@@ -31,15 +31,19 @@ fi
 
 # The kernel's start-up commands, kept in the repo (notebooks/evcxr-config/init.evcxr): panics
 # fail the cell, and compiled registry crates are cached between runs (`:cache`, in
-# ~/.cache/evcxr). `:cache` skips local crates such as ddpm itself, so the kernels also share
-# one persistent build folder (EVCXR_TMPDIR): cargo then finds ddpm already built and only
-# the cells are compiled on a rerun. It lives under /tmp: on the build machine a kernel whose
+# ~/.cache/evcxr). `:cache` skips local crates such as ddpm itself, so the kernels also keep
+# persistent build folders (EVCXR_TMPDIR): cargo then finds ddpm already built and only the
+# cells are compiled on a rerun. They live under /tmp: on the build machine a kernel whose
 # build folder was under /root failed to load its cells ("dlopen failed"), under /tmp it works.
-# One folder per checkout, so that two checkouts can run their notebooks at the same time.
+# Folders are per checkout, so that two checkouts can run their notebooks at the same time.
+# Three kernels run at a time (DDPM_NOTEBOOK_JOBS): much of a notebook's time is evcxr's
+# single-threaded work (its rust-analyzer infers the variables' types through burn: ~60 s of
+# one core per burn notebook even when everything is compiled), so three lanes keep both
+# cores busy.
+# Each lane has its own build folder (a kernel owns its folder while it runs).
 export EVCXR_CONFIG_DIR="$root/notebooks/evcxr-config"
-export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build-$(printf %s "$root" | sha256sum | cut -c1-12)}"
-mkdir -p "$EVCXR_TMPDIR"
-
+build_base="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build-$(printf %s "$root" | sha256sum | cut -c1-12)}"
+jobs="${DDPM_NOTEBOOK_JOBS:-3}"
 
 # Committed notebooks must carry no outputs.
 "$venv/bin/python" - <<'PY'
@@ -106,20 +110,66 @@ sys.exit(1)
 PY
 }
 
-status=0
 # Arguments, if any, pick notebooks (scripts/notebooks.sh notebooks/06-*.ipynb); default: all.
-if [ $# -gt 0 ]; then notebooks=("$@"); else notebooks=(notebooks/*.ipynb); fi
-for nb in "${notebooks[@]}"; do
-    [ -e "$nb" ] || continue
-    t0=$(date +%s)
-    name=$(basename "$nb" .ipynb)
-    if run_one "$nb" "$out/$name.ipynb" >"$out/$name.log" 2>&1; then
-        echo "ok   $nb ($(( $(date +%s) - t0 ))s)"
-    else
-        echo "FAIL $nb ($(( $(date +%s) - t0 ))s)"
-        head -60 "$out/$name.log"
-        status=1
-    fi
-done
-echo "notebooks: $(( $(date +%s) - start ))s in all; executed notebooks are in $out"
-exit $status
+# The queue runs the burn notebooks first, longest first, so the lanes end together.
+if [ $# -gt 0 ]; then
+    notebooks=("$@")
+else
+    notebooks=(notebooks/12-*.ipynb notebooks/17-*.ipynb notebooks/13-*.ipynb
+               notebooks/14-*.ipynb notebooks/16-*.ipynb notebooks/15-*.ipynb)
+    for nb in notebooks/*.ipynb; do
+        case " ${notebooks[*]} " in *" $nb "*) ;; *) notebooks+=("$nb") ;; esac
+    done
+fi
+queue="$out/.queue"
+printf '%s\n' "${notebooks[@]}" >"$queue"
+: >"$out/.failed"
+# A burn notebook compiles burn in its lane's build folder the first time. Lane 1 does that
+# with the first burn notebook and fills evcxr's crate cache; the other lanes take no burn
+# notebook until then (marker below), so a fresh machine compiles burn once, not once a lane.
+burn_ready="$build_base.burn-ready"
+uses_burn() { grep -q 'features = \[\\"burn\\"\]' "$1"; }
+
+# Prints the next notebook this lane may run and removes it from the queue; "wait" when only
+# burn notebooks are left and burn is not compiled yet; nothing when the queue is empty.
+next_notebook() { # lane
+    (
+        flock 9
+        while IFS= read -r nb; do
+            if [ "$1" = 1 ] || [ -e "$burn_ready" ] || ! uses_burn "$nb"; then
+                grep -vxF "$nb" "$queue" >"$queue.tmp" || true
+                mv "$queue.tmp" "$queue"
+                echo "$nb"
+                exit 0
+            fi
+        done <"$queue"
+        [ -s "$queue" ] && echo wait
+        exit 0
+    ) 9>"$queue.lock"
+}
+
+lane() { # number
+    export EVCXR_TMPDIR="$build_base-$1"
+    mkdir -p "$EVCXR_TMPDIR"
+    while nb=$(next_notebook "$1") && [ -n "$nb" ]; do
+        if [ "$nb" = wait ]; then sleep 5; continue; fi
+        t0=$(date +%s)
+        name=$(basename "$nb" .ipynb)
+        if run_one "$nb" "$out/$name.ipynb" >"$out/$name.log" 2>&1; then
+            echo "ok   $nb ($(( $(date +%s) - t0 ))s, lane $1)"
+            if [ "$1" = 1 ] && uses_burn "$nb"; then touch "$burn_ready"; fi
+        else
+            echo "FAIL $nb ($(( $(date +%s) - t0 ))s, lane $1)"
+            head -60 "$out/$name.log"
+            echo "$nb" >>"$out/.failed"
+        fi
+    done
+}
+
+for i in $(seq 1 "$jobs"); do lane "$i" & done
+wait
+echo "notebooks: $(( $(date +%s) - start ))s in all ($jobs at a time); executed notebooks are in $out"
+if [ -s "$out/.failed" ]; then
+    echo "failed: $(tr '\n' ' ' <"$out/.failed")"
+    exit 1
+fi

@@ -249,6 +249,10 @@ struct BenchArgs {
     /// Timed iterations (after one warm-up); the median is reported.
     #[arg(long, default_value_t = 3)]
     iterations: usize,
+    /// Override every preset's attention resolutions, to time variants: image sides, comma
+    /// separated (e.g. `14,7`), or `none`.
+    #[arg(long)]
+    attention: Option<String>,
     /// Compute backend: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     backend: String,
@@ -281,7 +285,7 @@ fn main() -> anyhow::Result<()> {
 #[cfg(feature = "burn")]
 mod launch {
     use super::*;
-    use anyhow::{Context, anyhow};
+    use anyhow::{Context, anyhow, bail};
     use ddpm::network::UNetConfig;
     use ddpm::workflows::sample::{SampleOptions, Sampler, VarianceKind};
     use ddpm::workflows::train::TrainOptions;
@@ -425,6 +429,21 @@ mod launch {
 
     pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         let device = device(&a.backend)?;
+        if a.batch == 0 || a.iterations == 0 {
+            bail!("--batch and --iterations must be at least 1");
+        }
+        let attention = match a.attention.as_deref().map(str::trim) {
+            None => None,
+            Some("none") | Some("") => Some(Vec::new()),
+            Some(list) => Some(
+                list.split(',')
+                    .map(|r| r.trim().parse::<usize>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| {
+                        anyhow!("--attention {list}: give image sides like 14,7, or none")
+                    })?,
+            ),
+        };
         println!(
             "{:<6} {:>10} {:>6} {:>14} {:>12} {:>12} {:>14}",
             "preset",
@@ -436,7 +455,13 @@ mod launch {
             "forward img/s"
         );
         for name in a.presets.split(',').map(str::trim) {
-            let config = preset(name)?;
+            let mut config = preset(name)?;
+            if let Some(resolutions) = &attention {
+                config.attention_resolutions = resolutions.clone();
+                config
+                    .validate()
+                    .with_context(|| format!("--attention on preset {name}"))?;
+            }
             let r =
                 ddpm::workflows::bench::bench_preset(name, config, a.batch, a.iterations, &device);
             println!(
@@ -450,7 +475,15 @@ mod launch {
                 r.forward_images_per_s()
             );
         }
-        println!("(median of {} iterations after one warm-up)", a.iterations);
+        println!(
+            "(median of {} iterations after one warm-up; attention at {})",
+            a.iterations,
+            match &attention {
+                None => "each preset's resolutions".to_string(),
+                Some(r) if r.is_empty() => "no resolution".to_string(),
+                Some(r) => format!("{r:?}"),
+            }
+        );
         Ok(())
     }
 }
@@ -472,7 +505,7 @@ mod measure {
         use ddpm::workflows::classifier_train::load_classifier;
         use ddpm::workflows::eval::{BoundMode, BoundOptions};
         use ddpm::workflows::evaluate::{
-            EvalReport, EvalSettings, bound_terms_chart, draw_samples, evaluate, parse_sampler,
+            EvalReport, EvalSettings, bound_terms_chart, evaluate, parse_sampler,
         };
 
         let kind: BackendKind = a.backend.parse().map_err(|e: String| anyhow!(e))?;
@@ -512,6 +545,7 @@ mod measure {
             clip_x0: !a.no_clip,
             seed: a.seed,
             sample_batch: a.batch,
+            keep_images: if a.grids.is_some() { 64 } else { 0 },
         };
         let start = std::time::Instant::now();
         let (bound, quality) = evaluate(
@@ -547,17 +581,14 @@ mod measure {
                 }
             }
         }
-        if let Some(dir) = &a.grids {
+        if let (Some(dir), Some(q)) = (&a.grids, &report.quality) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let size = config.model.image_size;
-            for (sampler, spec) in samplers.iter().zip(a.samplers.split(',')) {
-                // Seeded like the table (a separate, smaller draw).
-                let n = 64.min(a.samples.max(1));
-                let images = draw_samples(
-                    &model, &config, *sampler, n, a.batch, !a.no_clip, a.seed, &device,
-                )?;
+            for (row, spec) in q.samplers.iter().zip(a.samplers.split(',')) {
+                // The table's own samples: the first 64 that were scored.
+                let n = row.images.len() / (size * size);
                 let path = dir.join(format!("{}.png", spec.trim().replace(':', "-")));
-                ddpm::workflows::images::save_grid(&path, &images, n, size)?;
+                ddpm::workflows::images::save_grid(&path, &row.images, n, size)?;
                 println!("wrote {}", path.display());
             }
         }

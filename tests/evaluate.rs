@@ -10,8 +10,8 @@ use ddpm::network::UNetConfig;
 use ddpm::workflows::classifier_train::{DEFAULT_CLASSIFIER_DIR, load_classifier};
 use ddpm::workflows::eval::{BoundMode, BoundOptions, EvalError};
 use ddpm::workflows::evaluate::{
-    EvalReport, EvalSettings, bound_terms_chart, evaluate, network_evaluations, parse_sampler,
-    sampler_label,
+    EvalReport, EvalSettings, bound_terms_chart, draw_samples, evaluate, network_evaluations,
+    parse_sampler, sampler_label,
 };
 use ddpm::workflows::sample::{Sampler, VarianceKind};
 use ddpm::workflows::train::init_model;
@@ -57,6 +57,7 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
         clip_x0: true,
         seed: 1,
         sample_batch: 5,
+        keep_images: 3,
     };
     let mut stages = Vec::new();
     let (bound, quality) = evaluate(
@@ -104,6 +105,12 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
         assert!(row.quality.fld > quality.floor.fld, "{row:?}");
     }
     assert!(quality.ceiling.fld > quality.floor.fld);
+    // Each row keeps the first images of the very set it scored, and knows its sampler.
+    for (row, &sampler) in quality.samplers.iter().zip(&settings.samplers) {
+        assert_eq!(row.kind(), Some(sampler));
+        let scored = draw_samples(&model, &config, sampler, 12, 5, true, 1, &device).unwrap();
+        assert_eq!(row.images, scored[..3 * 28 * 28]);
+    }
 
     let chart = ddpm::workflows::evaluate::sampler_chart(&quality.samplers, quality.floor.fld);
     let svg = chart.svg_string().unwrap();
@@ -139,6 +146,7 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
     assert_eq!(q0.samplers.len(), q1.samplers.len());
     for (r0, r1) in q0.samplers.iter().zip(&q1.samplers) {
         assert_eq!(r0.sampler, r1.sampler);
+        assert!(r1.images.is_empty(), "images are not written to JSON");
         assert_eq!(r0.quality.label_histogram, r1.quality.label_histogram);
         assert_abs_diff_eq!(r0.quality.fld, r1.quality.fld, epsilon = 1e-9);
     }
@@ -164,6 +172,7 @@ fn sampled_bound_has_no_per_t_terms_and_no_chart() {
         clip_x0: true,
         seed: 1,
         sample_batch: 5,
+        keep_images: 0,
     };
     let (bound, quality) = evaluate(
         &model,
@@ -196,6 +205,7 @@ fn bad_eval_settings_are_refused_with_messages() {
         clip_x0: true,
         seed: 0,
         sample_batch: 4,
+        keep_images: 0,
     };
     let run = |settings: &EvalSettings| {
         evaluate(
@@ -229,6 +239,7 @@ fn bad_eval_settings_are_refused_with_messages() {
     // Zero images per sampling batch.
     let err = run(&EvalSettings {
         sample_batch: 0,
+        keep_images: 0,
         ..base.clone()
     });
     assert!(err.to_string().contains("sample_batch"), "{err}");

@@ -449,6 +449,85 @@ pub fn set_quality(
     })
 }
 
+/// What every set of generated images is scored against, built once per sample size: the
+/// classifier's features of the test split (the FLD reference), the floor (the first `count`
+/// training digits) and the ceiling (`count` clipped-noise images), each scored from the same
+/// number of images as the samples so that the FLD's finite-sample bias is comparable.
+#[derive(Debug, Clone)]
+pub struct QualityReference {
+    /// Images per scored set.
+    pub count: usize,
+    /// Image side in pixels.
+    pub side: usize,
+    /// Test images that the FLDs compare against.
+    pub test_images: usize,
+    /// Penultimate features of the test split.
+    pub test_features: Array2<f64>,
+    /// Real training digits vs the test split: the best a model can score.
+    pub floor: SetQuality,
+    /// Noise vs the test split: what learning nothing scores.
+    pub ceiling: SetQuality,
+}
+
+// ANCHOR: sample_quality
+impl QualityReference {
+    /// Computes the test features, the floor and the ceiling for sets of `count` images
+    /// (`seed` draws the noise of the ceiling).
+    ///
+    /// # Errors
+    /// [`EvalError::Setting`] for fewer than 2 images or more than there are training digits.
+    pub fn new(
+        classifier: &Classifier,
+        train: &ImageSet,
+        test: &ImageSet,
+        count: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, EvalError> {
+        if count < 2 || count > train.len() {
+            return Err(EvalError::Setting {
+                name: "samples",
+                value: count.to_string(),
+                hint: "use between 2 and the number of training digits (7,996 embedded)",
+            });
+        }
+        let side = test.rows;
+        let test_features = reference_features(classifier, test, device);
+        let score =
+            |images: &[f32]| set_quality(classifier, images, count, side, &test_features, device);
+        let floor = score(&set_images(train, count))?;
+        let ceiling = score(&noise_images(count, side * side, seed))?;
+        Ok(Self {
+            count,
+            side,
+            test_images: test.len(),
+            test_features,
+            floor,
+            ceiling,
+        })
+    }
+
+    /// FLD, confident share and label entropy of `images` (`count` images in $[-1, 1]$).
+    ///
+    /// # Errors
+    /// [`EvalError::Metrics`] when the features are not finite.
+    pub fn score(
+        &self,
+        classifier: &Classifier,
+        images: &[f32],
+        device: &Device,
+    ) -> Result<SetQuality, EvalError> {
+        set_quality(
+            classifier,
+            images,
+            self.count,
+            self.side,
+            &self.test_features,
+            device,
+        )
+    }
+}
+
 /// Sample quality with its reference points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityReport {
@@ -462,11 +541,8 @@ pub struct QualityReport {
     pub ceiling: SetQuality,
 }
 
-// ANCHOR: sample_quality
-/// FLD, confidence share and label entropy of `samples` (`count` images in $[-1, 1]$), with
-/// the floor (the first `count` training digits vs the test split) and the ceiling (`count`
-/// noise images vs the test split), each from the same number of images so that the FLD's
-/// finite-sample bias is comparable.
+/// FLD, confidence share and label entropy of `samples` (`count` images in $[-1, 1]$), beside
+/// the floor and the ceiling of [`QualityReference`].
 ///
 /// # Errors
 /// [`EvalError`] for fewer than 2 samples or more samples than training digits.
@@ -479,22 +555,12 @@ pub fn sample_quality(
     seed: u64,
     device: &Device,
 ) -> Result<QualityReport, EvalError> {
-    if count < 2 || count > train.len() {
-        return Err(EvalError::Setting {
-            name: "samples",
-            value: count.to_string(),
-            hint: "use between 2 and the number of training digits (7,996 embedded)",
-        });
-    }
-    let side = test.rows;
-    let test_features = reference_features(classifier, test, device);
-    let score =
-        |images: &[f32]| set_quality(classifier, images, count, side, &test_features, device);
+    let reference = QualityReference::new(classifier, train, test, count, seed, device)?;
     Ok(QualityReport {
-        test_images: test.len(),
-        samples: score(samples)?,
-        floor: score(&set_images(train, count))?,
-        ceiling: score(&noise_images(count, side * side, seed))?,
+        test_images: reference.test_images,
+        samples: reference.score(classifier, samples, device)?,
+        floor: reference.floor,
+        ceiling: reference.ceiling,
     })
 }
 // ANCHOR_END: sample_quality

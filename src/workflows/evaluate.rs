@@ -15,8 +15,7 @@ use burn::prelude::*;
 
 use super::TrainingConfig;
 use super::eval::{
-    BoundOptions, BoundReport, EvalError, SetQuality, noise_images, reference_features, set_images,
-    set_quality, variational_bound,
+    BoundOptions, BoundReport, EvalError, QualityReference, SetQuality, variational_bound,
 };
 use super::sample::{SampleOptions, Sampler, VarianceKind, sample};
 use crate::data::ImageSet;
@@ -82,6 +81,40 @@ pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
     }
 }
 
+/// The sampler a [`sampler_label`] names (its exact inverse), or `None` for any other text.
+/// Reports store the label; this reads it back without guessing from substrings.
+///
+/// ```
+/// use ddpm::workflows::evaluate::{parse_sampler_label, sampler_label};
+/// use ddpm::workflows::sample::{Sampler, VarianceKind};
+/// for sampler in [
+///     Sampler::Ddim { steps: 50, eta: 0.0 },
+///     Sampler::Ddim { steps: 10, eta: 0.25 },
+///     Sampler::Ancestral { variance: VarianceKind::PosteriorBeta },
+/// ] {
+///     assert_eq!(parse_sampler_label(&sampler_label(&sampler, 1000)), Some(sampler));
+/// }
+/// assert_eq!(parse_sampler_label("DDIM-50 eta=fast"), None);
+/// assert_eq!(parse_sampler_label("DDIM-50"), None);
+/// ```
+pub fn parse_sampler_label(label: &str) -> Option<Sampler> {
+    let (name, detail) = label.split_once(' ')?;
+    if let Some(steps) = name.strip_prefix("DDIM-") {
+        let eta = detail.strip_prefix("eta=")?.parse().ok()?;
+        return Some(Sampler::Ddim {
+            steps: steps.parse().ok()?,
+            eta,
+        });
+    }
+    name.strip_prefix("DDPM-")?.parse::<usize>().ok()?;
+    let variance = match detail {
+        "beta" => VarianceKind::Beta,
+        "beta~" => VarianceKind::PosteriorBeta,
+        _ => return None,
+    };
+    Some(Sampler::Ancestral { variance })
+}
+
 /// Network evaluations per image.
 pub fn network_evaluations(sampler: &Sampler, num_timesteps: usize) -> usize {
     match sampler {
@@ -101,6 +134,17 @@ pub struct SamplerQuality {
     pub seconds: f64,
     /// The samples' statistics.
     pub quality: SetQuality,
+    /// The first [`EvalSettings::keep_images`] of the scored samples (row-major, in
+    /// $[-1, 1]$), to look at; not written to JSON.
+    #[serde(skip)]
+    pub images: Vec<f32>,
+}
+
+impl SamplerQuality {
+    /// The sampler of this row (read back from its label by [`parse_sampler_label`]).
+    pub fn kind(&self) -> Option<Sampler> {
+        parse_sampler_label(&self.sampler)
+    }
 }
 
 /// Sample quality of each sampler, with the floor and ceiling of the same size.
@@ -131,6 +175,8 @@ pub struct EvalSettings {
     pub seed: u64,
     /// Images per sampling batch (memory vs speed).
     pub sample_batch: usize,
+    /// How many of each sampler's scored samples to keep in [`SamplerQuality::images`].
+    pub keep_images: usize,
 }
 
 /// The whole report; serialised as `eval.json`.
@@ -243,20 +289,9 @@ pub fn evaluate(
         None
     } else {
         let count = settings.samples;
-        if count < 2 || count > train.len() {
-            return Err(EvalError::Setting {
-                name: "samples",
-                value: count.to_string(),
-                hint: "use between 2 and the number of training digits (7,996 embedded)",
-            });
-        }
-        let side = test.rows;
         progress("quality: classifier features of the test split, floor and ceiling");
-        let reference = reference_features(classifier, test, device);
-        let score =
-            |images: &[f32]| set_quality(classifier, images, count, side, &reference, device);
-        let floor = score(&set_images(train, count))?;
-        let ceiling = score(&noise_images(count, side * side, settings.seed))?;
+        let reference =
+            QualityReference::new(classifier, train, test, count, settings.seed, device)?;
         let big_t = schedule.num_timesteps();
         let mut rows = Vec::new();
         for &sampler in &settings.samplers {
@@ -274,17 +309,19 @@ pub fn evaluate(
                 device,
             )?;
             let seconds = start.elapsed().as_secs_f64();
+            let kept = settings.keep_images.min(count) * config.model.image_size.pow(2);
             rows.push(SamplerQuality {
                 sampler: label,
                 network_evaluations: network_evaluations(&sampler, big_t),
                 seconds,
-                quality: score(&images)?,
+                quality: reference.score(classifier, &images, device)?,
+                images: images[..kept].to_vec(),
             });
         }
         Some(QualityTable {
-            test_images: test.len(),
-            floor,
-            ceiling,
+            test_images: reference.test_images,
+            floor: reference.floor,
+            ceiling: reference.ceiling,
             samplers: rows,
         })
     };
@@ -408,12 +445,14 @@ pub fn bound_terms_chart(bound: &BoundReport) -> Option<crate::figures::LineChar
 /// may come from several `ddpm eval` runs with the same sample count.
 pub fn sampler_chart(rows: &[SamplerQuality], floor_fld: f64) -> crate::figures::LineChart {
     use crate::figures::{LineChart, Series};
-    let mut etas: Vec<String> = Vec::new();
-    for r in rows {
-        if let Some((_, eta)) = r.sampler.split_once("eta=")
-            && !etas.iter().any(|e| e == eta)
-        {
-            etas.push(eta.to_string());
+    let eta_of = |r: &SamplerQuality| match r.kind() {
+        Some(Sampler::Ddim { eta, .. }) => Some(eta),
+        _ => None,
+    };
+    let mut etas: Vec<f64> = Vec::new();
+    for eta in rows.iter().filter_map(eta_of) {
+        if !etas.contains(&eta) {
+            etas.push(eta);
         }
     }
     // log10 of the evaluations: LineChart's log scale is all-or-nothing, and FLD reads best
@@ -429,13 +468,16 @@ pub fn sampler_chart(rows: &[SamplerQuality], floor_fld: f64) -> crate::figures:
     for eta in &etas {
         let mut points: Vec<(f64, f64)> = rows
             .iter()
-            .filter(|r| r.sampler.ends_with(&format!("eta={eta}")))
+            .filter(|r| eta_of(r) == Some(*eta))
             .map(|r| (x(r), r.quality.fld))
             .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart = chart.series(Series::line(format!("DDIM, eta = {eta}"), points));
     }
-    for r in rows.iter().filter(|r| r.sampler.starts_with("DDPM")) {
+    for r in rows
+        .iter()
+        .filter(|r| matches!(r.kind(), Some(Sampler::Ancestral { .. })))
+    {
         chart = chart.series(Series::points(
             r.sampler.clone(),
             vec![(x(r), r.quality.fld)],
