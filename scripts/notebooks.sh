@@ -124,45 +124,68 @@ fi
 queue="$out/.queue"
 printf '%s\n' "${notebooks[@]}" >"$queue"
 : >"$out/.failed"
-# A burn notebook compiles burn in its lane's build folder the first time. Lane 1 does that
-# with the first burn notebook and fills evcxr's crate cache; the other lanes take no burn
-# notebook until then (marker below), so a fresh machine compiles burn once, not once a lane.
-burn_ready="$build_base.burn-ready"
-uses_burn() { grep -q 'features = \[\\"burn\\"\]' "$1"; }
 
-# Prints the next notebook this lane may run and removes it from the queue; "wait" when only
-# burn notebooks are left and burn is not compiled yet; nothing when the queue is empty.
-next_notebook() { # lane
+# Runs one notebook in lane $1's build folder and reports it.
+run_in_lane() { # lane notebook
+    local t0 name
+    t0=$(date +%s)
+    name=$(basename "$2" .ipynb)
+    if EVCXR_TMPDIR="$build_base-$1" run_one "$2" "$out/$name.ipynb" >"$out/$name.log" 2>&1; then
+        echo "ok   $2 ($(( $(date +%s) - t0 ))s, lane $1)"
+    else
+        echo "FAIL $2 ($(( $(date +%s) - t0 ))s, lane $1)"
+        head -60 "$out/$name.log"
+        echo "$2" >>"$out/.failed"
+    fi
+}
+
+# Warm-up. Kernels that compile registry crates at the same time race on evcxr's crate cache
+# (one copies an entry while another rewrites it: "Compilation failed, but no parsable errors
+# were found"). So a lane folder that has not built this Cargo.lock's dependencies yet is not
+# used concurrently: lane 1 first runs one notebook of each kind alone (math: ddpm without
+# burn; burn), then the other lanes start as copies of lane 1's folder, with nothing left to
+# compile but the cells.
+mkdir -p "$build_base-1"
+lock_hash=$(sha256sum Cargo.lock | cut -c1-16)
+uses_burn() { grep -q 'features = \[\\"burn\\"\]' "$1"; }
+for kind in burn math; do
+    first=""
+    while IFS= read -r nb; do
+        if { [ $kind = burn ] && uses_burn "$nb"; } || { [ $kind = math ] && ! uses_burn "$nb"; }; then
+            first="$nb"; break
+        fi
+    done <"$queue"
+    [ -n "$first" ] || continue
+    if [ "$jobs" -gt 1 ] && [ "$(cat "$build_base-1/.warm-$kind" 2>/dev/null)" != "$lock_hash" ]; then
+        echo "warming up lane 1 with $first (builds the $kind dependencies once)"
+        run_in_lane 1 "$first"
+        echo "$lock_hash" >"$build_base-1/.warm-$kind"
+        grep -vxF "$first" "$queue" >"$queue.tmp" || true
+        mv "$queue.tmp" "$queue"
+    fi
+done
+for i in $(seq 2 "$jobs"); do
+    if ! cmp -s <(cat "$build_base-1"/.warm-* 2>/dev/null) <(cat "$build_base-$i"/.warm-* 2>/dev/null) \
+        || [ ! -d "$build_base-$i" ]; then
+        rm -rf "$build_base-$i"
+        cp -a "$build_base-1" "$build_base-$i"
+    fi
+done
+
+# Prints the next notebook and removes it from the queue; nothing when the queue is empty.
+next_notebook() {
     (
         flock 9
-        while IFS= read -r nb; do
-            if [ "$1" = 1 ] || [ -e "$burn_ready" ] || ! uses_burn "$nb"; then
-                grep -vxF "$nb" "$queue" >"$queue.tmp" || true
-                mv "$queue.tmp" "$queue"
-                echo "$nb"
-                exit 0
-            fi
-        done <"$queue"
-        [ -s "$queue" ] && echo wait
-        exit 0
+        IFS= read -r nb <"$queue" || exit 0
+        grep -vxF "$nb" "$queue" >"$queue.tmp" || true
+        mv "$queue.tmp" "$queue"
+        echo "$nb"
     ) 9>"$queue.lock"
 }
 
 lane() { # number
-    export EVCXR_TMPDIR="$build_base-$1"
-    mkdir -p "$EVCXR_TMPDIR"
-    while nb=$(next_notebook "$1") && [ -n "$nb" ]; do
-        if [ "$nb" = wait ]; then sleep 5; continue; fi
-        t0=$(date +%s)
-        name=$(basename "$nb" .ipynb)
-        if run_one "$nb" "$out/$name.ipynb" >"$out/$name.log" 2>&1; then
-            echo "ok   $nb ($(( $(date +%s) - t0 ))s, lane $1)"
-            if [ "$1" = 1 ] && uses_burn "$nb"; then touch "$burn_ready"; fi
-        else
-            echo "FAIL $nb ($(( $(date +%s) - t0 ))s, lane $1)"
-            head -60 "$out/$name.log"
-            echo "$nb" >>"$out/.failed"
-        fi
+    while nb=$(next_notebook) && [ -n "$nb" ]; do
+        run_in_lane "$1" "$nb"
     done
 }
 
