@@ -581,6 +581,9 @@ mod measure {
                 }
             }
         }
+        if a.grids.is_some() && report.quality.is_none() {
+            eprintln!("--grids needs a quality table: no grids written (give --samples 2 or more)");
+        }
         if let (Some(dir), Some(q)) = (&a.grids, &report.quality) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let size = config.model.image_size;

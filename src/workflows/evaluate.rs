@@ -442,7 +442,8 @@ pub fn bound_terms_chart(bound: &BoundReport) -> Option<crate::figures::LineChar
 
 /// FLD against network evaluations per image (log x axis), one line per DDIM $\eta$ and one
 /// point per ancestral sampler, with the floor as a dashed line: chapter 17's figure. `rows`
-/// may come from several `ddpm eval` runs with the same sample count.
+/// may come from several `ddpm eval` runs with the same sample count; a row whose label is not
+/// a [`sampler_label`] (see [`SamplerQuality::kind`]) is left out.
 pub fn sampler_chart(rows: &[SamplerQuality], floor_fld: f64) -> crate::figures::LineChart {
     use crate::figures::{LineChart, Series};
     let eta_of = |r: &SamplerQuality| match r.kind() {
