@@ -36,10 +36,12 @@ fi
 # cells are compiled on a rerun. They live under /tmp: on the build machine a kernel whose
 # build folder was under /root failed to load its cells ("dlopen failed"), under /tmp it works.
 # Folders are per checkout, so that two checkouts can run their notebooks at the same time.
-# Three kernels run at a time (DDPM_NOTEBOOK_JOBS): much of a notebook's time is evcxr's
-# single-threaded work (its rust-analyzer infers the variables' types through burn: ~60 s of
-# one core per burn notebook even when everything is compiled), so three lanes keep both
-# cores busy.
+# Three lanes run at a time (DDPM_NOTEBOOK_JOBS), each ONE kernel that runs notebook after
+# notebook with `:clear` between them (scripts/notebook_lane.py): a fresh kernel spends 15 s
+# (math) to 70 s (burn) of one core in evcxr's rust-analyzer before its first result, even
+# with everything compiled; a cleared kernel keeps that analysis and starts from a clean
+# state (no variables, items or deps; a new process for the cells). All 17 notebooks: 741 s
+# with a fresh kernel each, 376 s with one kernel per lane (3 lanes, 2 cores).
 # Each lane has its own build folder (a kernel owns its folder while it runs).
 export EVCXR_CONFIG_DIR="$root/notebooks/evcxr-config"
 build_base="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build-$(printf %s "$root" | sha256sum | cut -c1-12)}"
@@ -64,52 +66,6 @@ out="${NOTEBOOK_OUT:-$(mktemp -d)}"
 start=$(date +%s)
 mkdir -p "$out"
 
-# Executes one notebook top to bottom with nbclient (what `jupyter nbconvert --execute` uses),
-# in notebooks/ so that `:dep ddpm = { path = ".." }` finds the crate. Writes the executed copy
-# (also when a cell fails, up to that cell) and, on failure, prints the failing cell and its
-# output (rustc's error, or the panic message) without the backtrace noise.
-run_one() {
-    "$venv/bin/python" - "$1" "$2" <<'PY'
-import re, sys
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-
-src, dst = sys.argv[1], sys.argv[2]
-nb = nbformat.read(src, as_version=4)
-client = NotebookClient(nb, kernel_name="rust", timeout=1800,
-                        resources={"metadata": {"path": "notebooks"}})
-try:
-    client.execute()
-    failed = None
-except CellExecutionError:
-    ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
-    failed = ran[-1] if ran else None
-    if failed is None:
-        failed = next((c for c in nb.cells if c.cell_type == "code"), None)
-nbformat.write(nb, dst)
-if failed is None:
-    sys.exit(0)
-noise = re.compile(r"^\s+(at |\d+: )|^----- stderr -----$")
-def show(text):
-    for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines():
-        if not noise.match(line):
-            print("    " + line)
-print("  failing cell:")
-show(failed.source)
-print("  its output:")
-for o in failed.get("outputs", []):
-    if o.output_type == "stream":
-        show(o.text)
-    elif o.output_type == "error":
-        show(f"{o.ename}: {o.evalue}")
-        show("\n".join(o.traceback))
-    elif "text/plain" in o.get("data", {}):
-        show(o.data["text/plain"])
-sys.exit(1)
-PY
-}
-
 # Arguments, if any, pick notebooks (scripts/notebooks.sh notebooks/06-*.ipynb); default: all.
 # The queue runs the burn notebooks first, longest first, so the lanes end together.
 if [ $# -gt 0 ]; then
@@ -125,18 +81,10 @@ queue="$out/.queue"
 printf '%s\n' "${notebooks[@]}" >"$queue"
 : >"$out/.failed"
 
-# Runs one notebook in lane $1's build folder and reports it.
-run_in_lane() { # lane notebook
-    local t0 name
-    t0=$(date +%s)
-    name=$(basename "$2" .ipynb)
-    if EVCXR_TMPDIR="$build_base-$1" run_one "$2" "$out/$name.ipynb" >"$out/$name.log" 2>&1; then
-        echo "ok   $2 ($(( $(date +%s) - t0 ))s, lane $1)"
-    else
-        echo "FAIL $2 ($(( $(date +%s) - t0 ))s, lane $1)"
-        head -60 "$out/$name.log"
-        echo "$2" >>"$out/.failed"
-    fi
+# Runs lane $1's kernel over the queue $2 (scripts/notebook_lane.py: one kernel per lane,
+# `:clear` between notebooks, so evcxr's rust-analyzer loads the crates once per lane).
+run_lane() { # lane queue
+    EVCXR_TMPDIR="$build_base-$1" "$venv/bin/python" scripts/notebook_lane.py "$1" "$2" "$out"
 }
 
 # Warm-up. Kernels that compile registry crates at the same time race on evcxr's crate cache
@@ -158,7 +106,8 @@ for kind in burn math; do
     [ -n "$first" ] || continue
     if [ "$jobs" -gt 1 ] && [ "$(cat "$build_base-1/.warm-$kind" 2>/dev/null)" != "$lock_hash" ]; then
         echo "warming up lane 1 with $first (builds the $kind dependencies once)"
-        run_in_lane 1 "$first"
+        printf '%s\n' "$first" >"$queue.warm"
+        run_lane 1 "$queue.warm" || echo "lane 1 stopped with status $?" >>"$out/.failed"
         echo "$lock_hash" >"$build_base-1/.warm-$kind"
         grep -vxF "$first" "$queue" >"$queue.tmp" || true
         mv "$queue.tmp" "$queue"
@@ -172,25 +121,13 @@ for i in $(seq 2 "$jobs"); do
     fi
 done
 
-# Prints the next notebook and removes it from the queue; nothing when the queue is empty.
-next_notebook() {
-    (
-        flock 9
-        IFS= read -r nb <"$queue" || exit 0
-        grep -vxF "$nb" "$queue" >"$queue.tmp" || true
-        mv "$queue.tmp" "$queue"
-        echo "$nb"
-    ) 9>"$queue.lock"
-}
-
-lane() { # number
-    while nb=$(next_notebook) && [ -n "$nb" ]; do
-        run_in_lane "$1" "$nb"
-    done
-}
-
-for i in $(seq 1 "$jobs"); do lane "$i" & done
-wait
+pids=()
+for i in $(seq 1 "$jobs"); do run_lane "$i" "$queue" & pids+=($!); done
+# A lane that stops on its own (not on a failed notebook, which it records and goes on from)
+# is a failure too.
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || echo "lane $((i + 1)) stopped with status $?" >>"$out/.failed"
+done
 echo "notebooks: $(( $(date +%s) - start ))s in all ($jobs at a time); executed notebooks are in $out"
 if [ -s "$out/.failed" ]; then
     echo "failed: $(tr '\n' ' ' <"$out/.failed")"
