@@ -99,6 +99,8 @@ def main():
             why = "a cell failed"
         except DeadKernelError as e:
             why = f"the kernel died ({e})"
+        except Exception as e:  # a cell timeout, a kernel that would not start, ...
+            why = f"{type(e).__name__}: {e}"
         finally:
             if client.kc is not None:
                 client.kc.stop_channels()
