@@ -81,49 +81,52 @@ def main():
 
     km = new_kernel_manager()
     log = open(os.path.join(out, f"lane-{lane}.log"), "a")
-    while (path := pop(queue)) is not None:
-        start = time.time()
-        nb = nbformat.read(path, as_version=4)
-        cleared = km.has_kernel  # a kernel that ran a notebook is cleared first
-        if cleared:
-            nb.cells.insert(0, nbformat.v4.new_code_cell(":clear"))
-        client = NotebookClient(nb, km=km, kernel_name="rust", timeout=1800,
-                                resources={"metadata": {"path": "notebooks"}})
-        failed, why = None, None
-        try:
-            # The kernel's own output (evcxr's and burn's log lines) goes to the lane's log.
-            client.execute(stdout=log, stderr=log)
-        except CellExecutionError:
-            ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
-            failed = ran[-1] if ran else next((c for c in nb.cells if c.cell_type == "code"), None)
-            why = "a cell failed"
-        except DeadKernelError as e:
-            why = f"the kernel died ({e})"
-        except Exception as e:  # a cell timeout, a kernel that would not start, ...
-            why = f"{type(e).__name__}: {e}"
-        finally:
-            if client.kc is not None:
-                client.kc.stop_channels()
-        if why is not None:
-            # Whatever a failure left behind, the next notebook gets a new kernel.
-            if km.has_kernel:
-                run_sync(km.shutdown_kernel)(now=True)
-            km = new_kernel_manager()
-        if cleared:
-            if failed is nb.cells[0]:
-                why = "`:clear` between two notebooks failed"
-            nb.cells.pop(0)
-        nbformat.write(nb, os.path.join(out, os.path.basename(path)))
-        seconds = round(time.time() - start)
-        if why is None:
-            print(f"ok   {path} ({seconds}s, lane {lane})", flush=True)
-        else:
-            report_failure(path, lane, seconds, failed, why)
-            sys.stdout.flush()
-            with open(os.path.join(out, ".failed"), "a") as f:
-                f.write(path + "\n")
-    if km.has_kernel:
-        run_sync(km.shutdown_kernel)(now=True)
+    try:
+        while (path := pop(queue)) is not None:
+            start = time.time()
+            nb = nbformat.read(path, as_version=4)
+            cleared = km.has_kernel  # a kernel that ran a notebook is cleared first
+            if cleared:
+                nb.cells.insert(0, nbformat.v4.new_code_cell(":clear"))
+            client = NotebookClient(nb, km=km, kernel_name="rust", timeout=1800,
+                                    resources={"metadata": {"path": "notebooks"}})
+            failed, why = None, None
+            try:
+                # The kernel's own output (evcxr's and burn's log lines) goes to the lane's log.
+                client.execute(stdout=log, stderr=log)
+            except CellExecutionError:
+                ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
+                failed = ran[-1] if ran else next((c for c in nb.cells if c.cell_type == "code"), None)
+                why = "a cell failed"
+            except DeadKernelError as e:
+                why = f"the kernel died ({e})"
+            except Exception as e:  # a cell timeout, a kernel that would not start, ...
+                why = f"{type(e).__name__}: {e}"
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+            if why is not None:
+                # Whatever a failure left behind, the next notebook gets a new kernel.
+                if km.has_kernel:
+                    run_sync(km.shutdown_kernel)(now=True)
+                km = new_kernel_manager()
+            if cleared:
+                if failed is nb.cells[0]:
+                    why = "`:clear` between two notebooks failed"
+                nb.cells.pop(0)
+            nbformat.write(nb, os.path.join(out, os.path.basename(path)))
+            seconds = round(time.time() - start)
+            if why is None:
+                print(f"ok   {path} ({seconds}s, lane {lane})", flush=True)
+            else:
+                report_failure(path, lane, seconds, failed, why)
+                sys.stdout.flush()
+                with open(os.path.join(out, ".failed"), "a") as f:
+                    f.write(path + "\n")
+    finally:
+        # Also when the lane stops on an unexpected error: no kernel is left running.
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
 
 
 if __name__ == "__main__":

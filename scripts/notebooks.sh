@@ -77,6 +77,9 @@ else
         case " ${notebooks[*]} " in *" $nb "*) ;; *) notebooks+=("$nb") ;; esac
     done
 fi
+for nb in "${notebooks[@]}"; do
+    [ -f "$nb" ] || { echo "no notebook $nb (give paths like notebooks/06-forward-process.ipynb)"; exit 1; }
+done
 queue="$out/.queue"
 printf '%s\n' "${notebooks[@]}" >"$queue"
 : >"$out/.failed"
