@@ -291,9 +291,65 @@ mod launch {
     use ddpm::workflows::train::TrainOptions;
     use ddpm::workflows::{BackendKind, TrainingConfig, images};
 
-    fn device(name: &str) -> anyhow::Result<burn::tensor::Device> {
+    /// The device for `--backend NAME`. A GPU backend that cannot start (no driver, no
+    /// device, no CUDA library) panics deep inside burn on its first computation, so the
+    /// launcher runs one small computation here and turns a failure into an error that says
+    /// what is missing and what to do instead.
+    pub(crate) fn device(name: &str) -> anyhow::Result<burn::tensor::Device> {
         let kind: BackendKind = name.parse().map_err(|e: String| anyhow!(e))?;
-        kind.device().map_err(|e| anyhow!(e))
+        let device = kind.device().map_err(|e| anyhow!(e))?;
+        if kind == BackendKind::Cpu {
+            return Ok(device);
+        }
+        // While probing, keep the first panic message (often raised on one of burn's worker
+        // threads, which the calling thread then sees as a closed channel) instead of printing
+        // it: the error below reports it.
+        let first_panic = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let report = std::panic::take_hook();
+        let keep = first_panic.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            let mut first = keep.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() {
+                let message = info
+                    .payload()
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                *first = Some(message.lines().next().unwrap_or("").trim().to_string());
+            }
+        }));
+        let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            burn::tensor::Tensor::<1>::ones([4], &device)
+                .sum()
+                .into_scalar::<f32>()
+        }));
+        std::panic::set_hook(report);
+        let needs = match kind {
+            BackendKind::Cuda => {
+                "it needs an NVIDIA GPU with its driver (libcuda) and the CUDA runtime compiler \
+                 (libnvrtc)"
+            }
+            _ => {
+                "it needs a GPU driver that wgpu can use: Vulkan, Metal, DX12 or OpenGL (on \
+                 Linux without a GPU, `apt-get install mesa-vulkan-drivers` provides lavapipe, \
+                 a slow Vulkan on the CPU)"
+            }
+        };
+        match probe {
+            Ok(sum) if sum == 4.0 => Ok(device),
+            Ok(sum) => bail!(
+                "the {name} backend started but computed 1 + 1 + 1 + 1 = {sum}; its driver is \
+                 broken: use --backend cpu"
+            ),
+            Err(_) => {
+                let why = first_panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+                bail!(
+                    "the {name} backend could not start ({}): {needs}; or use --backend cpu",
+                    why.unwrap_or_else(|| "no message".into())
+                )
+            }
+        }
     }
 
     fn preset(name: &str) -> anyhow::Result<UNetConfig> {
@@ -499,17 +555,14 @@ mod measure {
 
     pub fn eval(a: super::EvalArgs) -> anyhow::Result<()> {
         use super::BoundArg;
-        use anyhow::anyhow;
         use ddpm::data::{DataSource, Split, load};
-        use ddpm::workflows::BackendKind;
         use ddpm::workflows::classifier_train::load_classifier;
         use ddpm::workflows::eval::{BoundMode, BoundOptions};
         use ddpm::workflows::evaluate::{
             EvalReport, EvalSettings, bound_terms_chart, evaluate, parse_sampler,
         };
 
-        let kind: BackendKind = a.backend.parse().map_err(|e: String| anyhow!(e))?;
-        let device = kind.device().map_err(|e| anyhow!(e))?;
+        let device = super::launch::device(&a.backend)?;
         let (model, config) = ddpm::workflows::load_weights(&a.weights, !a.raw, &device)
             .with_context(|| format!("loading weights from {}", a.weights.display()))?;
         let (classifier, _) = load_classifier(&a.classifier, &device)

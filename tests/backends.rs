@@ -94,3 +94,40 @@ fn ddim_samples_agree_on_cpu_and_wgpu() {
     );
     assert!(a.iter().any(|v| v.abs() > 0.1), "degenerate samples");
 }
+
+#[test]
+#[cfg(target_os = "linux")] // the environment variables below hide Linux's drivers only
+fn a_backend_that_cannot_start_is_a_clear_error() {
+    // Hide every driver wgpu could use: no Vulkan ICD, no EGL vendor (OpenGL fallback). burn
+    // then panics on a worker thread at the first computation; the launcher must turn that
+    // into one error line that names the backend, the cause and the way out.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ddpm"))
+        .args([
+            "bench",
+            "--backend",
+            "wgpu",
+            "--presets",
+            "tiny",
+            "--batch",
+            "1",
+        ])
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the ddpm binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "started without a driver?\n{stderr}"
+    );
+    assert!(
+        stderr.contains("the wgpu backend could not start") && stderr.contains("--backend cpu"),
+        "unclear error:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic report leaked:\n{stderr}"
+    );
+}
