@@ -57,6 +57,10 @@ struct TrainArgs {
     /// 1.6M parameters; about 6x slower per step than small).
     #[arg(long, default_value = "small")]
     preset: String,
+    /// Override the preset's channel multipliers, one per level, comma separated (e.g. 1,2,4
+    /// gives `small` 64 channels at 7x7); each level after the first halves the image side.
+    #[arg(long)]
+    channel_mults: Option<String>,
     /// Optimisation steps (default: the default run's).
     #[arg(long)]
     steps: Option<usize>,
@@ -337,7 +341,7 @@ mod launch {
             }
         };
         match probe {
-            Ok(sum) if sum == 4.0 => Ok(device),
+            Ok(4.0) => Ok(device),
             Ok(sum) => bail!(
                 "the {name} backend started but computed 1 + 1 + 1 + 1 = {sum}; its driver is \
                  broken: use --backend cpu"
@@ -364,6 +368,13 @@ mod launch {
     pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         let mut config = TrainingConfig::default_run();
         config.model = preset(&a.preset)?;
+        if let Some(list) = &a.channel_mults {
+            config.model.channel_mults = list
+                .split(',')
+                .map(|m| m.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow!("--channel-mults {list}: give whole numbers like 1,2,4"))?;
+        }
         config.data = a.data;
         macro_rules! set {
             ($($field:ident = $arg:expr),*) => { $( if let Some(v) = $arg { config.$field = v; } )* };
