@@ -356,6 +356,11 @@ mod launch {
         }
     }
 
+    /// A comma-separated list of whole numbers (`--attention`, `--channel-mults`).
+    fn numbers(list: &str) -> Result<Vec<usize>, std::num::ParseIntError> {
+        list.split(',').map(|n| n.trim().parse::<usize>()).collect()
+    }
+
     fn preset(name: &str) -> anyhow::Result<UNetConfig> {
         UNetConfig::preset(name).ok_or_else(|| {
             anyhow!(
@@ -369,10 +374,7 @@ mod launch {
         let mut config = TrainingConfig::default_run();
         config.model = preset(&a.preset)?;
         if let Some(list) = &a.channel_mults {
-            config.model.channel_mults = list
-                .split(',')
-                .map(|m| m.trim().parse::<usize>())
-                .collect::<Result<Vec<_>, _>>()
+            config.model.channel_mults = numbers(list)
                 .map_err(|_| anyhow!("--channel-mults {list}: give whole numbers like 1,2,4"))?;
         }
         config.data = a.data;
@@ -499,18 +501,14 @@ mod launch {
         if a.batch == 0 || a.iterations == 0 {
             bail!("--batch and --iterations must be at least 1");
         }
-        let attention = match a.attention.as_deref().map(str::trim) {
-            None => None,
-            Some("none") | Some("") => Some(Vec::new()),
-            Some(list) => Some(
-                list.split(',')
-                    .map(|r| r.trim().parse::<usize>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| {
-                        anyhow!("--attention {list}: give image sides like 14,7, or none")
-                    })?,
-            ),
-        };
+        let attention =
+            match a.attention.as_deref().map(str::trim) {
+                None => None,
+                Some("none") | Some("") => Some(Vec::new()),
+                Some(list) => Some(numbers(list).map_err(|_| {
+                    anyhow!("--attention {list}: give image sides like 14,7, or none")
+                })?),
+            };
         println!(
             "{:<6} {:>10} {:>6} {:>14} {:>12} {:>12} {:>14}",
             "preset",
