@@ -79,6 +79,10 @@ struct TrainArgs {
     /// EMA decay.
     #[arg(long)]
     ema_decay: Option<f64>,
+    /// Min-SNR-gamma loss weighting (Hang et al. 2023; they use 5): weight each example's
+    /// noise error by min(SNR(t), gamma) / SNR(t). Default: none (Ho et al.'s L_simple).
+    #[arg(long, value_name = "GAMMA")]
+    min_snr: Option<f64>,
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -393,6 +397,9 @@ mod launch {
             sample_eta = a.sample_eta,
             checkpoint_every = a.checkpoint_every
         );
+        if a.min_snr.is_some() {
+            config.min_snr_gamma = a.min_snr;
+        }
         let run_dir = a
             .run_dir
             .unwrap_or_else(|| PathBuf::from("runs").join(&a.preset));

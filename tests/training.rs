@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use burn::prelude::*;
+use ddpm::network::ScheduleTensors;
 use ddpm::network::UNetConfig;
-use ddpm::workflows::train::{TrainError, TrainOptions, train};
+use ddpm::workflows::checkpoint::optimizer;
+use ddpm::workflows::train::{Batch, TrainError, TrainOptions, init_model, train, train_step};
 use ddpm::workflows::{RunLayout, ScheduleConfig, TrainingConfig, load_weights};
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -285,5 +287,116 @@ fn channel_multipliers_from_the_command_line() {
     let x = Tensor::<4>::zeros([1, 1, 28, 28], &device);
     let t = Tensor::<1>::from_data(TensorData::new(vec![10.0f32], [1]), &device);
     assert_eq!(model.forward(x, t).dims(), [1, 1, 28, 28]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn loss_weights_multiply_each_example_by_the_weight_of_its_t() {
+    // train_step's reported loss (before its update) with weights w is the mean over examples
+    // and pixels of w[t - 1] * (eps - eps_theta)^2, and without weights the plain mean
+    // (L_simple); the per-example errors are computed here from the same network. The weights
+    // w[t - 1] = t make an off-by-one slot or a weight applied to the wrong example visible.
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let config = tiny(1);
+    let device = Device::flex().autodiff();
+    let schedule = config.schedule.build().unwrap();
+    let tensors = ScheduleTensors::new(&schedule, &device);
+    let model = init_model(&config, &device);
+    let ts = [1i64, 2, 500, 1000];
+    let batch = || Batch {
+        x_start: Tensor::<4>::from_data(
+            TensorData::new(
+                (0..4 * 784)
+                    .map(|i| ((i % 23) as f32 / 11.0) - 1.0)
+                    .collect::<Vec<_>>(),
+                [4, 1, 28, 28],
+            ),
+            &device,
+        ),
+        t: Tensor::from_data(TensorData::new(ts.to_vec(), [4]), &device),
+        noise: Tensor::<4>::from_data(
+            TensorData::new(
+                (0..4 * 784)
+                    .map(|i| ((i * 7 % 31) as f32 / 10.0) - 1.5)
+                    .collect::<Vec<_>>(),
+                [4, 1, 28, 28],
+            ),
+            &device,
+        ),
+    };
+    let b = batch();
+    let x_t = tensors.q_sample(b.x_start, &b.t, b.noise.clone());
+    let predicted = model.forward(x_t, b.t.float());
+    let per_example: Vec<f64> = (predicted - b.noise)
+        .square()
+        .mean_dim(3)
+        .mean_dim(2)
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec()
+        .unwrap();
+    let weights: Vec<f32> = (1..=1000).map(|t| t as f32).collect();
+    let weights = Tensor::<1>::from_data(TensorData::new(weights, [1000]), &device);
+    let loss = |w: Option<&Tensor<1>>| {
+        let (_, stats) = train_step(
+            model.clone(),
+            &mut optimizer(),
+            &tensors,
+            batch(),
+            w,
+            1e-4,
+            1.0,
+        )
+        .unwrap();
+        f64::from(stats.loss)
+    };
+    let plain = per_example.iter().sum::<f64>() / 4.0;
+    let weighted = per_example
+        .iter()
+        .zip(ts)
+        .map(|(e, t)| e * t as f64)
+        .sum::<f64>()
+        / 4.0;
+    let (got_plain, got_weighted) = (loss(None), loss(Some(&weights)));
+    assert!(
+        ((got_plain - plain) / plain).abs() < 1e-5,
+        "{got_plain} vs {plain}"
+    );
+    assert!(
+        ((got_weighted - weighted) / weighted).abs() < 1e-5,
+        "{got_weighted} vs {weighted}"
+    );
+}
+
+#[test]
+fn min_snr_gamma_is_validated_and_recorded() {
+    // A bad gamma is refused by name before anything is written; a good one is saved in
+    // config.json, and a config.json written before the field existed reads as None (L_simple).
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("min-snr");
+    for gamma in [0.0, -1.0, f64::NAN] {
+        let err = train(
+            &tiny(1).with_min_snr_gamma(Some(gamma)),
+            &options(&dir, false),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("min_snr_gamma"), "gamma {gamma}: {err}");
+        assert!(!dir.exists());
+    }
+    train(
+        &tiny(1).with_min_snr_gamma(Some(5.0)),
+        &options(&dir, false),
+    )
+    .unwrap();
+    let (_, loaded) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(loaded.min_snr_gamma, Some(5.0));
+    let layout = RunLayout::new(&dir);
+    let text = std::fs::read_to_string(layout.config()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut().unwrap().remove("min_snr_gamma");
+    std::fs::write(layout.config(), json.to_string()).unwrap();
+    let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(old.min_snr_gamma, None);
     std::fs::remove_dir_all(&dir).unwrap();
 }

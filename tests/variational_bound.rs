@@ -2,11 +2,11 @@
 
 use ddpm::diffusion::bound::{
     approx_standard_normal_cdf, bits_per_dim, decoder_nll, discretized_gaussian_log_likelihood,
-    erfc, loss_weight, nats_to_bits, posterior_kl, prior_kl, standard_normal_cdf,
+    erfc, loss_weight, min_snr_weights, nats_to_bits, posterior_kl, prior_kl, standard_normal_cdf,
     variance_mismatch_kl,
 };
 use ddpm::diffusion::forward::q_sample;
-use ddpm::diffusion::reverse::VarianceKind;
+use ddpm::diffusion::reverse::{VarianceKind, predict_start_from_noise};
 use ddpm::diffusion::schedule::NoiseSchedule;
 use ddpm::probability::LogVariance;
 use ndarray::arr1;
@@ -136,6 +136,53 @@ fn loss_weight_closed_forms() {
     assert!(
         loss_weight(&s, 2, VarianceKind::Beta) > 10.0 * loss_weight(&s, 1000, VarianceKind::Beta)
     );
+}
+
+/// Min-SNR-gamma, through the x_0 error the network's noise error implies: at every t,
+/// w_t ||eps - eps_hat||^2 = min(SNR(t), gamma) ||x_0 - x0_hat||^2, with x0_hat from
+/// `predict_start_from_noise` (so L_simple weighs the x_0 error by SNR(t), and min-SNR caps it);
+/// w_t = 1 exactly where SNR(t) <= gamma, and w never decreases with t.
+#[test]
+fn min_snr_weight_caps_the_x0_error_weight() {
+    let x0 = arr1(&[0.4, -0.8, 1.0]);
+    let eps = arr1(&[0.3, -1.1, 0.7]);
+    let eps_pred = arr1(&[0.1, -0.9, 1.5]);
+    for s in [
+        NoiseSchedule::linear(1000).unwrap(),
+        NoiseSchedule::cosine(1000).unwrap(),
+    ] {
+        let snr = s.snr();
+        for gamma in [1.0, 5.0] {
+            let w = min_snr_weights(&s, gamma);
+            assert_eq!(w.len(), 1000);
+            for t in [1usize, 2, 10, 100, 300, 500, 700, 1000] {
+                let xt = q_sample(&s, &x0, t, &eps);
+                let x0_pred = predict_start_from_noise(&s, &xt, t, &eps_pred);
+                let eps_err: f64 = eps
+                    .iter()
+                    .zip(&eps_pred)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum();
+                let x0_err: f64 = x0.iter().zip(&x0_pred).map(|(a, b)| (a - b).powi(2)).sum();
+                let lhs = w[t - 1] * eps_err;
+                let rhs = snr[t - 1].min(gamma) * x0_err;
+                assert!(
+                    ((lhs - rhs) / rhs).abs() < 1e-9,
+                    "t={t} gamma={gamma}: {lhs} vs {rhs}"
+                );
+                assert_eq!(w[t - 1] == 1.0, snr[t - 1] <= gamma, "t={t} gamma={gamma}");
+            }
+            assert!(
+                w.windows(2).all(|p| p[0] <= p[1]),
+                "weights must not decrease with t"
+            );
+            assert!(
+                w[0] < 1e-3 * gamma,
+                "t = 1 is nearly clean: tiny weight, got {}",
+                w[0]
+            );
+        }
+    }
 }
 
 /// L_T for the linear schedule, T = 1000, at a pixel x_0 = +-1: about 2.9e-5 bits.

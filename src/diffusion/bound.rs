@@ -241,6 +241,43 @@ pub fn loss_weight(schedule: &NoiseSchedule, t: usize, variance: VarianceKind) -
 }
 // ANCHOR_END: loss_weight
 
+// ANCHOR: min_snr_weights
+/// The min-SNR-$\gamma$ weights (Hang et al. 2023) of the noise error, one per step:
+///
+/// $$w_t = \frac{\min(\mathrm{SNR}(t),\ \gamma)}{\mathrm{SNR}(t)},\qquad
+///   \mathrm{SNR}(t) = \frac{\bar\alpha_t}{1-\bar\alpha_t}.$$
+///
+/// Since $x_0 - \hat x_0 = (\epsilon - \epsilon_\theta)/\sqrt{\mathrm{SNR}(t)}$,
+/// $w_t\,\lVert\epsilon - \epsilon_\theta\rVert^2 = \min(\mathrm{SNR}(t), \gamma)\,
+/// \lVert x_0 - \hat x_0\rVert^2$: $L_\text{simple}$ weighs the $x_0$ error by
+/// $\mathrm{SNR}(t)$, which is huge for small $t$; min-SNR caps that weight at $\gamma$. So
+/// $w_t = 1$ (as in $L_\text{simple}$) where $\mathrm{SNR}(t) \le \gamma$, and the nearly
+/// clean steps, where $\mathrm{SNR}(t) > \gamma$, count less. Index `i` holds $t = i + 1$.
+///
+/// ```
+/// use ddpm::diffusion::{bound::min_snr_weights, schedule::NoiseSchedule};
+/// let s = NoiseSchedule::linear(1000)?;
+/// let w = min_snr_weights(&s, 5.0);
+/// assert!(w[0] < 1e-3 && w[999] == 1.0);
+/// # Ok::<(), ddpm::diffusion::schedule::ScheduleError>(())
+/// ```
+///
+/// # Panics
+/// If `gamma` is not finite and positive.
+#[track_caller]
+pub fn min_snr_weights(schedule: &NoiseSchedule, gamma: f64) -> Vec<f64> {
+    assert!(
+        gamma.is_finite() && gamma > 0.0,
+        "min-SNR gamma must be finite and positive, got {gamma}"
+    );
+    schedule
+        .snr()
+        .iter()
+        .map(|&snr| snr.min(gamma) / snr)
+        .collect()
+}
+// ANCHOR_END: min_snr_weights
+
 /// The part $C_t$ of $L_{t-1}$ that does not depend on $\epsilon_\theta$: the KL between
 /// $\mathcal N(0, \tilde\beta_t)$ and $\mathcal N(0, \sigma_t^2)$,
 /// $C_t = \tfrac12\big(\tilde\beta_t/\sigma_t^2 - 1 - \log(\tilde\beta_t/\sigma_t^2)\big)$ per

@@ -72,7 +72,8 @@ pub fn bench_preset(
     for i in 0..=iterations {
         let b = make_batch(&train_device);
         let start = Instant::now();
-        let (next, _) = train_step(model, &mut optim, &tensors, b, 1e-4, 1.0).expect("finite loss");
+        let (next, _) =
+            train_step(model, &mut optim, &tensors, b, None, 1e-4, 1.0).expect("finite loss");
         model = next;
         if i > 0 {
             train_ms.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -84,6 +84,11 @@ pub struct TrainingConfig {
     /// Write a checkpoint every this-many steps (0 = only at the end).
     #[config(default = 500)]
     pub checkpoint_every: usize,
+    /// Min-SNR-$\gamma$ loss weighting (Hang et al. 2023): each example's squared noise error
+    /// is weighted by $\min(\mathrm{SNR}(t), \gamma)/\mathrm{SNR}(t)$
+    /// ([`crate::diffusion::bound::min_snr_weights`]). `None` (the default, and what a
+    /// `config.json` without this field means) is Ho et al.'s unweighted $L_\text{simple}$.
+    pub min_snr_gamma: Option<f64>,
 }
 // ANCHOR_END: training_config
 
@@ -157,6 +162,15 @@ impl TrainingConfig {
                 "grad_clip_norm",
                 self.grad_clip_norm.to_string(),
                 "the clipping norm must be positive (use a large value to disable clipping)",
+            );
+        }
+        if let Some(gamma) = self.min_snr_gamma
+            && !(gamma.is_finite() && gamma > 0.0)
+        {
+            return bad(
+                "min_snr_gamma",
+                gamma.to_string(),
+                "min-SNR gamma must be finite and positive (Hang et al. use 5)",
             );
         }
         if !(self.sample_eta.is_finite() && self.sample_eta >= 0.0) {

@@ -27,6 +27,7 @@ use super::images::{self, ImageError};
 use super::sample::{SampleOptions, Sampler, sample};
 use super::{RunLayout, write_atomic};
 use crate::data::{DataError, DataSource, ImageSet, Split};
+use crate::diffusion::bound::min_snr_weights;
 use crate::diffusion::schedule::NoiseSchedule;
 use crate::network::{ScheduleTensors, UNet};
 
@@ -236,18 +237,25 @@ pub struct StepStats {
 /// One step of Algorithm 1 (Ho et al. 2020): $x_t = \sqrt{\bar\alpha_t}x_0 +
 /// \sqrt{1-\bar\alpha_t}\epsilon$, loss $\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2$
 /// averaged over pixels and batch ($L_\text{simple}$, Eq. (14)), then a clipped Adam update.
+/// With `loss_weights` (`[T]`, e.g. [`crate::diffusion::bound::min_snr_weights`]) each
+/// example's squared error is multiplied by the weight of its $t$ first.
 /// Returns `Err(loss)` without updating when the loss is not finite.
 pub fn train_step(
     model: UNet,
     optim: &mut ModuleOptimizer,
     schedule: &ScheduleTensors,
     batch: Batch,
+    loss_weights: Option<&Tensor<1>>,
     lr: f64,
     grad_clip_norm: f64,
 ) -> Result<(UNet, StepStats), f32> {
     let x_t = schedule.q_sample(batch.x_start, &batch.t, batch.noise.clone()); // [b, 1, 28, 28]
-    let predicted = model.forward(x_t, batch.t.float()); // [b, 1, 28, 28]
-    let loss = (predicted - batch.noise).square().mean(); // [1]
+    let predicted = model.forward(x_t, batch.t.clone().float()); // [b, 1, 28, 28]
+    let squared_error = (predicted - batch.noise).square(); // [b, 1, 28, 28]
+    let loss = match loss_weights {
+        None => squared_error.mean(), // [1]
+        Some(w) => (squared_error * ScheduleTensors::extract(w, &batch.t)).mean(), // [1]
+    };
     let loss_value = loss.clone().into_scalar::<f32>();
     if !loss_value.is_finite() {
         return Err(loss_value);
@@ -398,6 +406,14 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     let data = load_training_data(config)?;
     data.require_size(config.model.image_size, config.model.image_size)?;
     let schedule_tensors = ScheduleTensors::new(&schedule, &train_device);
+    let loss_weights = config.min_snr_gamma.map(|gamma| {
+        let w: Vec<f32> = min_snr_weights(&schedule, gamma)
+            .iter()
+            .map(|&w| w as f32)
+            .collect();
+        let n = w.len();
+        Tensor::<1>::from_data(TensorData::new(w, [n]), &train_device)
+    });
 
     // loss.csv: keep the rows up to the resumed step, drop any written after it.
     let csv_path = layout.loss_csv();
@@ -450,6 +466,7 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
             &mut optim,
             &schedule_tensors,
             batch,
+            loss_weights.as_ref(),
             lr,
             config.grad_clip_norm,
         ) {
