@@ -38,7 +38,8 @@ need_cargo_tool() { # binary crate version
 }
 need_cargo_tool mdbook mdbook 0.5.4
 need_cargo_tool mdbook-katex mdbook-katex 0.10.0
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# rust-src: evcxr's rust-analyzer reads the standard library's source to infer types in cells.
+rustup component add rustfmt clippy rust-src >/dev/null 2>&1 || true
 if [[ ",$features," == *,wgpu,* ]] && ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
     echo "installing mesa-vulkan-drivers (lavapipe, Vulkan on the CPU: the wgpu agreement test)"
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
