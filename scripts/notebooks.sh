@@ -12,7 +12,7 @@ root=$(pwd)
 
 EVCXR_VERSION=0.22.0
 if ! command -v evcxr_jupyter >/dev/null 2>&1 || ! cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
-    echo "installing evcxr_jupyter $EVCXR_VERSION (one-time, ~15 minutes on 2 cores)"
+    echo "installing evcxr_jupyter $EVCXR_VERSION (one-time, ~11 minutes on 2 cores)"
     cargo install --locked "evcxr_jupyter@$EVCXR_VERSION"
 fi
 
