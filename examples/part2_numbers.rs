@@ -2,7 +2,8 @@
 //! hand: `cargo run --release --no-default-features --example part2_numbers`.
 
 use ddpm::diffusion::bound::{
-    approx_standard_normal_cdf, loss_weight, nats_to_bits, prior_kl, standard_normal_cdf,
+    approx_standard_normal_cdf, loss_weight, min_snr_weights, nats_to_bits, prior_kl,
+    standard_normal_cdf,
 };
 use ddpm::diffusion::forward::standard_normal;
 use ddpm::diffusion::mixture::GaussianMixture;
@@ -120,6 +121,19 @@ fn main() -> anyhow::Result<()> {
             "weight t = {t:4}: sigma^2 = beta {:.4e}, sigma^2 = beta_tilde {:.4e}",
             loss_weight(&lin, t, VarianceKind::Beta),
             loss_weight(&lin, t, VarianceKind::PosteriorBeta)
+        );
+    }
+    for gamma in [1.0, 5.0] {
+        let w = min_snr_weights(&lin, gamma);
+        // The weights never decrease with t: they are below 1 exactly on t = 1..=last.
+        let last = w.iter().rposition(|&x| x < 1.0).map_or(0, |i| i + 1);
+        println!(
+            "min-SNR gamma = {gamma}: w_t < 1 for t <= {last}; w at t = 1, 10, 100: {:.2e}, \
+             {:.2e}, {:.2e}; mean over t {:.3}",
+            w[0],
+            w[9],
+            w[99],
+            w.iter().sum::<f64>() / w.len() as f64
         );
     }
     let max_err = (-6000..=6000)
