@@ -6,8 +6,17 @@ fn main() -> anyhow::Result<()> {
     let (Some(csv), Some(out)) = (args.next(), args.next()) else {
         anyhow::bail!("usage: loss_curve RUN/loss.csv OUT.svg|OUT.png");
     };
-    let losses = ddpm::workflows::loss::read_loss_csv(std::path::Path::new(&csv))?;
-    ddpm::workflows::loss::loss_chart(&losses, 100).write(&out)?;
+    let csv = std::path::Path::new(&csv);
+    let losses = ddpm::workflows::loss::read_loss_csv(csv)?;
+    // The run's config.json beside loss.csv says what the loss column holds (L_simple, or a
+    // min-SNR-weighted loss); a loss.csv on its own is taken as L_simple.
+    let config = csv.with_file_name("config.json");
+    let gamma = match config.exists() {
+        true => ddpm::workflows::checkpoint::read_config(&config)?.min_snr_gamma,
+        false => None,
+    };
+    let label = ddpm::workflows::loss::loss_label(gamma);
+    ddpm::workflows::loss::loss_chart(&losses, 100, &label).write(&out)?;
     for (step, mean) in ddpm::workflows::loss::block_means(&losses, 100) {
         println!("steps up to {step:>5}: mean loss {mean:.4}");
     }

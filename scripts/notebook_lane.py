@@ -7,8 +7,8 @@ evcxr's rust-analyzer loaded. That analyser is what makes a fresh kernel slow: b
 first result it resolves names through every crate the notebook depends on (measured 15 s
 of one core for the math notebooks, 70 s for the burn ones, even with everything compiled).
 Each notebook still declares its own `:dep` and runs from its first cell, as a reader's
-fresh kernel would; kernel settings (`:cache`, `:preserve_vars_on_panic`, from
-notebooks/evcxr-config/init.evcxr) carry over, and no notebook changes them.
+fresh kernel would; kernel settings (`:preserve_vars_on_panic`, from
+scripts/evcxr-check/init.evcxr) carry over, and no notebook changes them.
 
 Usage: notebook_lane.py LANE QUEUE OUT
   LANE   the lane's number (printed)

@@ -29,13 +29,21 @@ if [ ! -f "$JUPYTER_PATH/kernels/rust/kernel.json" ]; then
     evcxr_jupyter --install >/dev/null
 fi
 
-# The kernel's start-up commands, kept in the repo (notebooks/evcxr-config/init.evcxr): panics
-# fail the cell, and compiled registry crates are cached between runs (`:cache`, in
-# ~/.cache/evcxr). `:cache` skips local crates such as ddpm itself, so the kernels also keep
-# persistent build folders (EVCXR_TMPDIR): cargo then finds ddpm already built and only the
-# cells are compiled on a rerun. They live under /tmp: on the build machine a kernel whose
-# build folder was under /root failed to load its cells ("dlopen failed"), under /tmp it works.
-# Folders are per checkout, so that two checkouts can run their notebooks at the same time.
+# The kernel's start-up commands for the check, kept in the repo (scripts/evcxr-check/init.evcxr):
+# panics fail the cell. Unlike the readers' notebooks/evcxr-config/init.evcxr it does not turn
+# on evcxr's crate cache (`:cache`): the check keeps persistent build folders instead
+# (EVCXR_TMPDIR), in which cargo finds ddpm and every dependency already built, so a rerun
+# compiles only the cells. The cache does not mix with persistent folders: an entry holds the
+# dep-info of the folder that compiled it, with that folder's OUT_DIR paths, so a crate that
+# includes a generated file (thiserror, serde_core, ...) and was restored from the cache into
+# another folder is stale there on every build: cargo restored it (and rebuilt everything above
+# it, ddpm included) in every notebook's first cell. Two kernels restoring from the cache at
+# once also race on an entry's hit counter ("Failed to wrap rustc: cannot parse integer from
+# empty string"; a notebook failed the check that way).
+# The build folders live under /tmp: on the build machine a kernel whose build folder was under
+# /root failed to load its cells ("dlopen failed"), under /tmp it works. They do not depend on
+# the checkout: a clone at a new path (CI's) finds the dependencies built; only ddpm is
+# compiled for it. A lock makes two runs (two checkouts) wait for each other.
 # Three lanes run at a time (DDPM_NOTEBOOK_JOBS), each ONE kernel that runs notebook after
 # notebook with `:clear` between them (scripts/notebook_lane.py): a fresh kernel spends 15 s
 # (math) to 70 s (burn) of one core in evcxr's rust-analyzer before its first result, even
@@ -43,8 +51,13 @@ fi
 # state (no variables, items or deps; a new process for the cells). All 17 notebooks: 741 s
 # with a fresh kernel each, 376 s with one kernel per lane (3 lanes, 2 cores).
 # Each lane has its own build folder (a kernel owns its folder while it runs).
-export EVCXR_CONFIG_DIR="$root/notebooks/evcxr-config"
-build_base="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-build-$(printf %s "$root" | sha256sum | cut -c1-12)}"
+export EVCXR_CONFIG_DIR="$root/scripts/evcxr-check"
+build_base="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/ddpm-evcxr-lane}"
+exec 9>"$build_base.lock"
+if ! flock -n 9; then
+    echo "another notebook run holds $build_base.lock; waiting for it"
+    flock 9
+fi
 jobs="${DDPM_NOTEBOOK_JOBS:-3}"
 
 # Committed notebooks must carry no outputs.
@@ -90,14 +103,14 @@ run_lane() { # lane queue
     EVCXR_TMPDIR="$build_base-$1" "$venv/bin/python" scripts/notebook_lane.py "$1" "$2" "$out"
 }
 
-# Warm-up. Kernels that compile registry crates at the same time race on evcxr's crate cache
-# (one copies an entry while another rewrites it: "Compilation failed, but no parsable errors
-# were found"). So a lane folder that has not built this Cargo.lock's dependencies yet is not
-# used concurrently: lane 1 first runs one notebook of each kind alone (math: ddpm without
-# burn; burn), then the other lanes start as copies of lane 1's folder, with nothing left to
-# compile but the cells.
+# Warm-up. Lanes that compile the same dependencies at the same time compile them three
+# times over on two cores. So a lane folder that has not built them for this Cargo.lock,
+# toolchain and evcxr yet is not used concurrently: lane 1 first runs one notebook of each kind
+# alone (math: ddpm without burn; burn), then the other lanes start as copies of lane 1's
+# folder (cargo's fingerprints are relative to the target folder, so a copy is up to date),
+# with nothing left to compile but the cells.
 mkdir -p "$build_base-1"
-lock_hash=$(sha256sum Cargo.lock | cut -c1-16)
+lock_hash=$( { cat Cargo.lock; rustc -vV; echo "evcxr $EVCXR_VERSION, no :cache"; } | sha256sum | cut -c1-16)
 uses_burn() { grep -q 'features = \[\\"burn\\"\]' "$1"; }
 for kind in burn math; do
     first=""

@@ -392,6 +392,9 @@ fn min_snr_gamma_is_validated_and_recorded() {
     let (_, loaded) = load_weights(&dir, true, &Device::flex()).unwrap();
     assert_eq!(loaded.min_snr_gamma, Some(5.0));
     let layout = RunLayout::new(&dir);
+    // The loss curve says that its losses are weighted ones.
+    let svg = std::fs::read_to_string(layout.loss_plot()).unwrap();
+    assert!(svg.contains("min-SNR-5 weighted"), "loss.svg's label");
     let text = std::fs::read_to_string(layout.config()).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
     json.as_object_mut().unwrap().remove("min_snr_gamma");

@@ -79,31 +79,44 @@ pub fn block_means(losses: &[(usize, f64)], window: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The loss curve: every step's $L_\text{simple}$ as points and the means of blocks of
-/// `window` steps as a line, on log-log axes (the loss falls by an order of magnitude in the
-/// first hundred steps, then slowly).
+/// What a run's `loss` column holds, as the loss curve's axis label: $L_\text{simple}$, or
+/// with `--min-snr` ([`TrainingConfig::min_snr_gamma`](super::TrainingConfig)) the weighted
+/// loss the optimiser saw.
 ///
 /// ```
-/// use ddpm::workflows::loss::{block_means, loss_chart};
+/// use ddpm::workflows::loss::loss_label;
+/// assert!(loss_label(None).starts_with("L_simple"));
+/// assert!(loss_label(Some(5.0)).starts_with("min-SNR-5 weighted"));
+/// ```
+pub fn loss_label(min_snr_gamma: Option<f64>) -> String {
+    match min_snr_gamma {
+        None => "L_simple (mean squared error per pixel)".to_string(),
+        Some(gamma) => format!("min-SNR-{gamma} weighted L_simple (per pixel)"),
+    }
+}
+
+/// The loss curve: every step's loss (`y_label`, from [`loss_label`]) as points and the means
+/// of blocks of `window` steps as a line, on log-log axes (the loss falls by an order of
+/// magnitude in the first hundred steps, then slowly).
+///
+/// ```
+/// use ddpm::workflows::loss::{block_means, loss_chart, loss_label};
 /// let losses: Vec<(usize, f64)> = (1..=200).map(|s| (s, 1.0 / s as f64)).collect();
 /// assert_eq!(block_means(&losses, 100).len(), 2);
-/// assert!(loss_chart(&losses, 50).svg_string().unwrap().contains("block mean"));
+/// let svg = loss_chart(&losses, 50, &loss_label(None)).svg_string().unwrap();
+/// assert!(svg.contains("block mean"));
 /// ```
-pub fn loss_chart(losses: &[(usize, f64)], window: usize) -> LineChart {
+pub fn loss_chart(losses: &[(usize, f64)], window: usize, y_label: &str) -> LineChart {
     let raw = losses
         .iter()
         .filter(|p| p.1 > 0.0)
         .map(|&(s, l)| (s as f64, l))
         .collect();
-    LineChart::new(
-        "Training loss",
-        "step",
-        "L_simple (mean squared error per pixel)",
-    )
-    .log_log(true)
-    .series(Series::points("per step", raw))
-    .series(Series::line(
-        format!("block mean ({window} steps)"),
-        block_means(losses, window),
-    ))
+    LineChart::new("Training loss", "step", y_label)
+        .log_log(true)
+        .series(Series::points("per step", raw))
+        .series(Series::line(
+            format!("block mean ({window} steps)"),
+            block_means(losses, window),
+        ))
 }

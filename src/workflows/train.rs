@@ -518,7 +518,8 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     csv.flush().map_err(io(&csv_path))?;
     if let Ok(all) = super::loss::read_loss_csv(&csv_path) {
         // The curve is a convenience: a run whose plot cannot be drawn is still a good run.
-        let _ = super::loss::loss_chart(&all, 100).write(layout.loss_plot());
+        let label = super::loss::loss_label(config.min_snr_gamma);
+        let _ = super::loss::loss_chart(&all, 100, &label).write(layout.loss_plot());
     }
     let tail = &losses[losses.len().saturating_sub(100)..];
     let final_loss = tail.iter().map(|&l| f64::from(l)).sum::<f64>() / tail.len().max(1) as f64;
