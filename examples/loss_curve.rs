@@ -11,9 +11,10 @@ fn main() -> anyhow::Result<()> {
     // The run's config.json beside loss.csv says what the loss column holds (L_simple, or a
     // min-SNR-weighted loss); a loss.csv on its own is taken as L_simple.
     let config = csv.with_file_name("config.json");
-    let gamma = match config.exists() {
-        true => ddpm::workflows::checkpoint::read_config(&config)?.min_snr_gamma,
-        false => None,
+    let gamma = if config.exists() {
+        ddpm::workflows::checkpoint::read_config(&config)?.min_snr_gamma
+    } else {
+        None
     };
     let label = ddpm::workflows::loss::loss_label(gamma);
     ddpm::workflows::loss::loss_chart(&losses, 100, &label).write(&out)?;

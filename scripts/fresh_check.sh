@@ -2,7 +2,9 @@
 # Measures the check command on a simulated fresh machine: an empty HOME (no ~/.cache: no
 # cargo target dir, no evcxr compile cache, no Jupyter venv), an empty CARGO_HOME (no crates
 # downloaded, no mdbook / mdbook-katex / evcxr_jupyter installed) and a clone of this
-# repository's HEAD at a new path (new evcxr build folders, no cubecl autotune cache). What a
+# repository's HEAD at a new path (no cubecl autotune cache) and empty notebook build folders
+# under $FRESH_DIR (scripts/notebooks.sh otherwise reuses /tmp/ddpm-evcxr-lane-N, which every
+# checkout shares, and would find burn already built in them). What a
 # fresh machine would also have is kept: the rustup toolchain (RUSTUP_HOME), Python and the apt
 # packages. Everything is downloaded and compiled again, so this takes over an hour on 2 cores
 # and needs about 15 GB of disk under $FRESH_DIR.
@@ -28,6 +30,7 @@ git log -1 --oneline
 unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_INCREMENTAL EVCXR_TMPDIR JUPYTER_PATH \
     DDPM_JUPYTER_VENV DDPM_JUPYTER_DATA
 export HOME="$F/home" CARGO_HOME="$F/cargo" RUSTUP_HOME="$rustup_home"
+export EVCXR_TMPDIR="$F/evcxr-lane"  # under /tmp by default: kernels fail to dlopen under /root
 path="$F/cargo/bin:$F/bin"
 # Keep every other PATH entry (python, system tools) except the one that holds the proxies.
 IFS=: read -ra entries <<<"$PATH"
