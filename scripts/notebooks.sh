@@ -6,14 +6,27 @@
 #
 # Committed notebooks carry no outputs (so the check never depends on stale ones, and diffs
 # stay readable); executed copies are written to $NOTEBOOK_OUT (default: a temp folder).
+#
+#   scripts/notebooks.sh [NOTEBOOK...]   run them (default: all)
+#   scripts/notebooks.sh --warm-up       only install what is missing and compile the notebooks'
+#                                        dependencies (the check runs this in the background
+#                                        while the tests build; see scripts/check.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+warm_only=0
+if [ "${1:-}" = --warm-up ]; then warm_only=1; shift; fi
+# The kernels' cargo builds never lint (the check's clippy-driver wrapper would lint evcxr's
+# generated crate) and never use the check's target folder (evcxr sets its own anyway).
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 
 EVCXR_VERSION=0.22.0
 if ! command -v evcxr_jupyter >/dev/null 2>&1 || ! cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
     echo "installing evcxr_jupyter $EVCXR_VERSION (one-time, ~11 minutes on 2 cores)"
-    cargo install --locked "evcxr_jupyter@$EVCXR_VERSION"
+    # Not in the check's target folder: this may run while the tests build there, and cargo
+    # lets one build at a time use a folder.
+    env -u CARGO_TARGET_DIR -u CARGO_PROFILE_RELEASE_INCREMENTAL \
+        cargo install --locked "evcxr_jupyter@$EVCXR_VERSION"
 fi
 
 venv="${DDPM_JUPYTER_VENV:-$HOME/.cache/ddpm-jupyter}"
@@ -61,7 +74,7 @@ fi
 jobs="${DDPM_NOTEBOOK_JOBS:-3}"
 
 # Committed notebooks must carry no outputs.
-"$venv/bin/python" - <<'PY'
+[ $warm_only = 1 ] || "$venv/bin/python" - <<'PY'
 import json, pathlib, sys
 bad = []
 for nb in sorted(pathlib.Path("notebooks").glob("*.ipynb")):
@@ -73,7 +86,7 @@ if bad:
 PY
 
 # The notebooks are written by notebooks/generate.py (the source of truth): they must match it.
-python3 notebooks/generate.py --check
+[ $warm_only = 1 ] || python3 notebooks/generate.py --check
 
 out="${NOTEBOOK_OUT:-$(mktemp -d)}"
 start=$(date +%s)
@@ -105,10 +118,10 @@ run_lane() { # lane queue
 
 # Warm-up. Lanes that compile the same dependencies at the same time compile them three
 # times over on two cores. So a lane folder that has not built them for this Cargo.lock,
-# toolchain and evcxr yet is not used concurrently: lane 1 first runs one notebook of each kind
-# alone (math: ddpm without burn; burn), then the other lanes start as copies of lane 1's
-# folder (cargo's fingerprints are relative to the target folder, so a copy is up to date),
-# with nothing left to compile but the cells.
+# toolchain and evcxr yet is not used concurrently: lane 1 first runs, alone, the first cell
+# (the `:dep` line) of the first notebook of each kind (math: ddpm without burn; burn), then
+# the other lanes start as copies of lane 1's folder (cargo's fingerprints are relative to the
+# target folder, so a copy is up to date), with nothing left to compile but the cells.
 mkdir -p "$build_base-1"
 lock_hash=$( { cat Cargo.lock; rustc -vV; echo "evcxr $EVCXR_VERSION, no :cache"; } | sha256sum | cut -c1-16)
 uses_burn() { grep -q 'features = \[\\"burn\\"\]' "$1"; }
@@ -120,15 +133,29 @@ for kind in burn math; do
         fi
     done <"$queue"
     [ -n "$first" ] || continue
-    if [ "$jobs" -gt 1 ] && [ "$(cat "$build_base-1/.warm-$kind" 2>/dev/null)" != "$lock_hash" ]; then
-        echo "warming up lane 1 with $first (builds the $kind dependencies once)"
-        printf '%s\n' "$first" >"$queue.warm"
-        run_lane 1 "$queue.warm" || echo "lane 1 stopped with status $?" >>"$out/.failed"
-        echo "$lock_hash" >"$build_base-1/.warm-$kind"
-        grep -vxF "$first" "$queue" >"$queue.tmp" || true
-        mv "$queue.tmp" "$queue"
+    if { [ "$jobs" -gt 1 ] || [ $warm_only = 1 ]; } \
+        && [ "$(cat "$build_base-1/.warm-$kind" 2>/dev/null)" != "$lock_hash" ]; then
+        echo "warming up lane 1: the first cell of $first (builds the $kind dependencies once)"
+        warm_nb="$out/warm-up-$kind.ipynb"
+        "$venv/bin/python" - "$first" "$warm_nb" <<'PY'
+import sys, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+nb.cells = [next(c for c in nb.cells if c.cell_type == "code")]
+nbformat.write(nb, sys.argv[2])
+PY
+        printf '%s\n' "$warm_nb" >"$queue.warm"
+        if run_lane 1 "$queue.warm" && [ ! -s "$out/.failed" ]; then
+            echo "$lock_hash" >"$build_base-1/.warm-$kind"
+        else
+            echo "lane 1's warm-up for the $kind notebooks failed" >>"$out/.failed"
+        fi
     fi
 done
+if [ $warm_only = 1 ]; then
+    echo "notebook warm-up: $(( $(date +%s) - start ))s"
+    if [ -s "$out/.failed" ]; then echo "failed: $(tr '\n' ' ' <"$out/.failed")"; exit 1; fi
+    exit 0
+fi
 for i in $(seq 2 "$jobs"); do
     if ! cmp -s <(cat "$build_base-1"/.warm-* 2>/dev/null) <(cat "$build_base-$i"/.warm-* 2>/dev/null) \
         || [ ! -d "$build_base-$i" ]; then
