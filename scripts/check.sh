@@ -37,8 +37,7 @@ step "tools"
 need_cargo_tool() { # binary crate version
     if ! command -v "$1" >/dev/null 2>&1 || ! "$1" --version 2>/dev/null | grep -q "$3"; then
         echo "installing $2 $3 (one-time, a few minutes)"
-        # opt-level 1: the book builds in seconds either way, and the tools compile faster.
-        CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked "$2@$3"
+        cargo install --locked "$2@$3"
     fi
 }
 need_cargo_tool mdbook mdbook 0.5.4
