@@ -11,6 +11,7 @@ use burn::prelude::*;
 use ddpm::network::ScheduleTensors;
 use ddpm::network::UNetConfig;
 use ddpm::workflows::checkpoint::optimizer;
+use ddpm::workflows::config::LrSchedule;
 use ddpm::workflows::train::{Batch, TrainError, TrainOptions, init_model, train, train_step};
 use ddpm::workflows::{RunLayout, ScheduleConfig, TrainingConfig, load_weights};
 
@@ -401,5 +402,195 @@ fn min_snr_gamma_is_validated_and_recorded() {
     std::fs::write(layout.config(), json.to_string()).unwrap();
     let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
     assert_eq!(old.min_snr_gamma, None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cosine_learning_rate_is_followed_recorded_and_optional() {
+    // The lr column of loss.csv is what each step used: linear warmup over 2 steps, then half
+    // a cosine, computed here from its formula; config.json records the schedule, and a
+    // config.json written before the field existed reads as None (constant).
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("lr-cosine");
+    let (steps, warmup, lr) = (6, 2, 2e-3);
+    let config = tiny(steps)
+        .with_warmup_steps(warmup)
+        .with_lr_schedule(Some(LrSchedule::Cosine));
+    train(&config, &options(&dir, false)).unwrap();
+    let layout = RunLayout::new(&dir);
+    let csv = std::fs::read_to_string(layout.loss_csv()).unwrap();
+    let used: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(used.len(), steps);
+    for (i, &got) in used.iter().enumerate() {
+        let want = if i < warmup {
+            lr * (i + 1) as f64 / warmup as f64
+        } else {
+            let p = (i + 1 - warmup) as f64 / (steps - warmup + 1) as f64;
+            lr * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+        };
+        assert!(
+            (got - want).abs() <= 1e-9 * lr,
+            "step {}: {got} vs {want}",
+            i + 1
+        );
+    }
+    assert!(
+        used[steps - 1] > 0.0 && used[steps - 1] < 0.1 * lr,
+        "{used:?}"
+    );
+    let (_, loaded) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(loaded.lr_schedule, Some(LrSchedule::Cosine));
+    let text = std::fs::read_to_string(layout.config()).unwrap();
+    assert!(text.contains("\"cosine\""), "{text}");
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut().unwrap().remove("lr_schedule");
+    std::fs::write(layout.config(), json.to_string()).unwrap();
+    let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(old.lr_schedule, None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Squared distance between two gradient sets and the squared norm of the first.
+struct GradDistance<'a> {
+    a: &'a burn::optim::GradientsParams,
+    b: &'a burn::optim::GradientsParams,
+    diff: f64,
+    norm: f64,
+    missing: usize,
+}
+
+impl burn::module::ModuleVisitor for GradDistance<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
+            (Some(a), Some(b)) => {
+                self.diff += f64::from((a.clone() - b).square().sum().into_scalar::<f32>());
+                self.norm += f64::from(a.square().sum().into_scalar::<f32>());
+            }
+            _ => self.missing += 1,
+        }
+    }
+}
+
+#[test]
+fn parallel_gradients_add_up_to_the_whole_batch() {
+    // The shares' gradients, summed, are the gradient of the whole batch's loss (computed here
+    // in one graph), for an uneven split (5 images in 2 and 3 threads) and with loss weights:
+    // a share's loss not scaled by its size, a share dropped or a weight applied to the wrong
+    // example would move the sum far beyond float rounding.
+    use ddpm::workflows::train::parallel_gradients;
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let config = tiny(1);
+    let device = Device::flex().autodiff();
+    let schedule = config.schedule.build().unwrap();
+    let tensors = ScheduleTensors::new(&schedule, &device);
+    let model = init_model(&config, &device);
+    let n = 5;
+    let batch = || Batch {
+        x_start: Tensor::<4>::from_data(
+            TensorData::new(
+                (0..n * 784)
+                    .map(|i| ((i % 23) as f32 / 11.0) - 1.0)
+                    .collect::<Vec<_>>(),
+                [n, 1, 28, 28],
+            ),
+            &device,
+        ),
+        t: Tensor::from_data(
+            TensorData::new(vec![1i64, 40, 300, 700, 1000], [n]),
+            &device,
+        ),
+        noise: Tensor::<4>::from_data(
+            TensorData::new(
+                (0..n * 784)
+                    .map(|i| ((i * 7 % 31) as f32 / 10.0) - 1.5)
+                    .collect::<Vec<_>>(),
+                [n, 1, 28, 28],
+            ),
+            &device,
+        ),
+    };
+    let weights: Vec<f32> = (1..=1000).map(|t| 1.0 + (t % 7) as f32).collect();
+    let weights = Tensor::<1>::from_data(TensorData::new(weights, [1000]), &device);
+    for w in [None, Some(&weights)] {
+        let b = batch();
+        let x_t = tensors.q_sample(b.x_start, &b.t, b.noise.clone());
+        let squared_error = (model.forward(x_t, b.t.clone().float()) - b.noise).square();
+        let loss = match w {
+            None => squared_error.mean(),
+            Some(w) => (squared_error * ScheduleTensors::extract(w, &b.t)).mean(),
+        };
+        let whole_loss = loss.clone().into_scalar::<f32>();
+        let whole = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+        for threads in [2, 3] {
+            let (parallel, parallel_loss) =
+                parallel_gradients(&model, &tensors, batch(), w, threads);
+            let mut d = GradDistance {
+                a: &whole,
+                b: &parallel,
+                diff: 0.0,
+                norm: 0.0,
+                missing: 0,
+            };
+            model.visit(&mut d);
+            assert_eq!(d.missing, 0, "every parameter has a gradient");
+            assert!(d.norm > 0.0);
+            let rel = (d.diff / d.norm).sqrt();
+            assert!(
+                rel < 1e-4,
+                "{threads} threads, weighted {}: |g - g_par| / |g| = {rel}",
+                w.is_some()
+            );
+            assert!(
+                ((parallel_loss - whole_loss) / whole_loss).abs() < 1e-5,
+                "{parallel_loss} vs {whole_loss}"
+            );
+        }
+    }
+}
+
+#[test]
+fn threads_are_validated_recorded_and_train_the_same_run() {
+    // A bad thread count is refused by name; 2 threads train the same run as 1 (the losses of
+    // 3 steps agree to float rounding), config.json records the count, and one written
+    // before the field existed reads as None (one thread).
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("threads");
+    for (threads, dropout) in [(0, 0.0), (9, 0.0), (2, 0.1)] {
+        let mut config = tiny(1).with_threads(Some(threads));
+        config.model.dropout = dropout;
+        let err = train(&config, &options(&dir, false))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("threads"), "{threads} threads: {err}");
+        assert!(!dir.exists());
+    }
+    let losses = |threads: Option<usize>| {
+        let _ = std::fs::remove_dir_all(&dir);
+        train(&tiny(3).with_threads(threads), &options(&dir, false)).unwrap();
+        let csv = std::fs::read_to_string(RunLayout::new(&dir).loss_csv()).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let one = losses(None);
+    let two = losses(Some(2));
+    assert_eq!(one.len(), 3);
+    for (a, b) in one.iter().zip(&two) {
+        assert!(((a - b) / a).abs() < 1e-4, "{one:?} vs {two:?}");
+    }
+    let (_, loaded) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(loaded.threads, Some(2));
+    let layout = RunLayout::new(&dir);
+    let text = std::fs::read_to_string(layout.config()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut().unwrap().remove("threads");
+    std::fs::write(layout.config(), json.to_string()).unwrap();
+    let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(old.threads, None);
     std::fs::remove_dir_all(&dir).unwrap();
 }

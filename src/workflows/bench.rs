@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use super::checkpoint::optimizer;
 use super::config::{ScheduleConfig, TrainingConfig};
-use super::train::{Batch, init_model, train_step};
+use super::train::{Batch, init_model, parallel_train_step, train_step};
 use crate::network::{ScheduleTensors, UNetConfig};
 
 /// One preset's timings.
@@ -46,12 +46,14 @@ fn sync(x: Tensor<4>) {
     let _ = x.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>();
 }
 
-/// Times `model` (preset `name`) at `batch` for `iterations` timed iterations.
+/// Times `model` (preset `name`) at `batch` for `iterations` timed iterations; the training
+/// step computes its gradients in `threads` threads ([`parallel_train_step`]) when above 1.
 pub fn bench_preset(
     name: &str,
     model: UNetConfig,
     batch: usize,
     iterations: usize,
+    threads: usize,
     device: &Device,
 ) -> BenchResult {
     let config = TrainingConfig::new(model, ScheduleConfig::linear_1000(), 1).with_batch(batch);
@@ -72,8 +74,12 @@ pub fn bench_preset(
     for i in 0..=iterations {
         let b = make_batch(&train_device);
         let start = Instant::now();
-        let (next, _) =
-            train_step(model, &mut optim, &tensors, b, None, 1e-4, 1.0).expect("finite loss");
+        let (next, _) = if threads > 1 {
+            parallel_train_step(model, &mut optim, &tensors, b, None, 1e-4, 1.0, threads)
+        } else {
+            train_step(model, &mut optim, &tensors, b, None, 1e-4, 1.0)
+        }
+        .expect("finite loss");
         model = next;
         if i > 0 {
             train_ms.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -89,8 +89,42 @@ pub struct TrainingConfig {
     /// ([`crate::diffusion::bound::min_snr_weights`]). `None` (the default, and what a
     /// `config.json` without this field means) is Ho et al.'s unweighted $L_\text{simple}$.
     pub min_snr_gamma: Option<f64>,
+    /// How the learning rate moves after warmup. `None` (the default, and what a
+    /// `config.json` without this field means) holds it constant, as Ho et al. do.
+    pub lr_schedule: Option<LrSchedule>,
+    /// Compute each step's gradients in this many threads, each on an equal share of the
+    /// batch (data parallelism on the CPU's cores; [`crate::workflows::train::parallel_train_step`]).
+    /// `None` (the default, and what a `config.json` without this field means) is one thread.
+    /// The sum of the shares' gradients equals the batch's up to float rounding, so a run with
+    /// 2 threads is the same training, not bit-identical to the one-thread run.
+    pub threads: Option<usize>,
 }
 // ANCHOR_END: training_config
+
+/// The learning rate after warmup ([`crate::workflows::train::scheduled_learning_rate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// Held at `lr` (Ho et al. 2020).
+    Constant,
+    /// Half a cosine from `lr` at the end of warmup down to 0 after the last step
+    /// (Loshchilov & Hutter 2017, without restarts). It depends on `steps`: resuming with more
+    /// steps stretches the rest of the curve.
+    Cosine,
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "constant" => Ok(Self::Constant),
+            "cosine" => Ok(Self::Cosine),
+            other => Err(format!(
+                "unknown learning-rate schedule {other:?}: use constant or cosine"
+            )),
+        }
+    }
+}
 
 /// What is wrong with a [`TrainingConfig`].
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +206,23 @@ impl TrainingConfig {
                 gamma.to_string(),
                 "min-SNR gamma must be finite and positive (Hang et al. use 5)",
             );
+        }
+        if let Some(threads) = self.threads {
+            if threads == 0 || threads > self.batch {
+                return bad(
+                    "threads",
+                    threads.to_string(),
+                    "use 1 to batch threads (each needs at least one image of the batch)",
+                );
+            }
+            if threads > 1 && self.model.dropout > 0.0 {
+                return bad(
+                    "threads",
+                    threads.to_string(),
+                    "more than one thread needs dropout = 0: the threads share burn's random \
+                     generator, so dropout masks would depend on their timing",
+                );
+            }
         }
         if !(self.sample_eta.is_finite() && self.sample_eta >= 0.0) {
             return bad(
