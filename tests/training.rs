@@ -44,6 +44,20 @@ fn options(dir: &Path, resume: bool) -> TrainOptions {
     }
 }
 
+/// The configuration of the run in `dir` after deleting `field` from its config.json, as a
+/// config.json written before the field existed reads.
+fn reload_without(dir: &Path, field: &str) -> TrainingConfig {
+    let layout = RunLayout::new(dir);
+    let text = std::fs::read_to_string(layout.config()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        json.as_object_mut().unwrap().remove(field).is_some(),
+        "{field} in {text}"
+    );
+    std::fs::write(layout.config(), json.to_string()).unwrap();
+    load_weights(dir, true, &Device::flex()).unwrap().1
+}
+
 fn outputs(dir: &Path) -> Vec<f32> {
     let device = Device::flex();
     let (model, _) = load_weights(dir, true, &device).unwrap();
@@ -396,12 +410,7 @@ fn min_snr_gamma_is_validated_and_recorded() {
     // The loss curve says that its losses are weighted ones.
     let svg = std::fs::read_to_string(layout.loss_plot()).unwrap();
     assert!(svg.contains("min-SNR-5 weighted"), "loss.svg's label");
-    let text = std::fs::read_to_string(layout.config()).unwrap();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json.as_object_mut().unwrap().remove("min_snr_gamma");
-    std::fs::write(layout.config(), json.to_string()).unwrap();
-    let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
-    assert_eq!(old.min_snr_gamma, None);
+    assert_eq!(reload_without(&dir, "min_snr_gamma").min_snr_gamma, None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -446,11 +455,7 @@ fn cosine_learning_rate_is_followed_recorded_and_optional() {
     assert_eq!(loaded.lr_schedule, Some(LrSchedule::Cosine));
     let text = std::fs::read_to_string(layout.config()).unwrap();
     assert!(text.contains("\"cosine\""), "{text}");
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json.as_object_mut().unwrap().remove("lr_schedule");
-    std::fs::write(layout.config(), json.to_string()).unwrap();
-    let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
-    assert_eq!(old.lr_schedule, None);
+    assert_eq!(reload_without(&dir, "lr_schedule").lr_schedule, None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -585,12 +590,6 @@ fn threads_are_validated_recorded_and_train_the_same_run() {
     }
     let (_, loaded) = load_weights(&dir, true, &Device::flex()).unwrap();
     assert_eq!(loaded.threads, Some(2));
-    let layout = RunLayout::new(&dir);
-    let text = std::fs::read_to_string(layout.config()).unwrap();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json.as_object_mut().unwrap().remove("threads");
-    std::fs::write(layout.config(), json.to_string()).unwrap();
-    let (_, old) = load_weights(&dir, true, &Device::flex()).unwrap();
-    assert_eq!(old.threads, None);
+    assert_eq!(reload_without(&dir, "threads").threads, None);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -269,12 +269,28 @@ pub struct StepStats {
 }
 
 // ANCHOR: train_step
-/// One step of Algorithm 1 (Ho et al. 2020): $x_t = \sqrt{\bar\alpha_t}x_0 +
-/// \sqrt{1-\bar\alpha_t}\epsilon$, loss $\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2$
-/// averaged over pixels and batch ($L_\text{simple}$, Eq. (14)), then a clipped Adam update.
-/// With `loss_weights` (`[T]`, e.g. [`crate::diffusion::bound::min_snr_weights`]) each
-/// example's squared error is multiplied by the weight of its $t$ first.
-/// Returns `Err(loss)` without updating when the loss is not finite.
+/// $L_\text{simple}$ (Ho et al. 2020, Eq. (14)) of a batch: $x_t = \sqrt{\bar\alpha_t}x_0 +
+/// \sqrt{1-\bar\alpha_t}\epsilon$, then $\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2$
+/// averaged over pixels and batch. With `loss_weights` (`[T]`, e.g.
+/// [`crate::diffusion::bound::min_snr_weights`]) each example's squared error is multiplied by
+/// the weight of its $t$ first.
+pub fn batch_loss(
+    model: &UNet,
+    schedule: &ScheduleTensors,
+    batch: Batch,
+    loss_weights: Option<&Tensor<1>>,
+) -> Tensor<1> {
+    let x_t = schedule.q_sample(batch.x_start, &batch.t, batch.noise.clone()); // [b, 1, 28, 28]
+    let predicted = model.forward(x_t, batch.t.clone().float()); // [b, 1, 28, 28]
+    let squared_error = (predicted - batch.noise).square(); // [b, 1, 28, 28]
+    match loss_weights {
+        None => squared_error.mean(), // [1]
+        Some(w) => (squared_error * ScheduleTensors::extract(w, &batch.t)).mean(), // [1]
+    }
+}
+
+/// One step of Algorithm 1 (Ho et al. 2020): the gradient of [`batch_loss`], then a clipped
+/// Adam update. Returns `Err(loss)` without updating when the loss is not finite.
 pub fn train_step(
     model: UNet,
     optim: &mut ModuleOptimizer,
@@ -284,27 +300,27 @@ pub fn train_step(
     lr: f64,
     grad_clip_norm: f64,
 ) -> Result<(UNet, StepStats), f32> {
-    let x_t = schedule.q_sample(batch.x_start, &batch.t, batch.noise.clone()); // [b, 1, 28, 28]
-    let predicted = model.forward(x_t, batch.t.clone().float()); // [b, 1, 28, 28]
-    let squared_error = (predicted - batch.noise).square(); // [b, 1, 28, 28]
-    let loss = match loss_weights {
-        None => squared_error.mean(), // [1]
-        Some(w) => (squared_error * ScheduleTensors::extract(w, &batch.t)).mean(), // [1]
-    };
+    let loss = batch_loss(&model, schedule, batch, loss_weights);
     let loss_value = loss.clone().into_scalar::<f32>();
     if !loss_value.is_finite() {
         return Err(loss_value);
     }
-    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    Ok(update(model, optim, grads, loss_value, lr, grad_clip_norm))
+}
+
+/// The clipped Adam update of a step whose loss is `loss`.
+fn update(
+    model: UNet,
+    optim: &mut ModuleOptimizer,
+    mut grads: GradientsParams,
+    loss: f32,
+    lr: f64,
+    grad_clip_norm: f64,
+) -> (UNet, StepStats) {
     let grad_norm = clip_global_norm(&model, &mut grads, grad_clip_norm);
     let model = optim.step(lr, model, grads);
-    Ok((
-        model,
-        StepStats {
-            loss: loss_value,
-            grad_norm,
-        },
-    ))
+    (model, StepStats { loss, grad_norm })
 }
 // ANCHOR_END: train_step
 
@@ -360,13 +376,7 @@ pub fn parallel_gradients(
                 let copy = model.clone().fork(&device);
                 let weights = loss_weights.cloned();
                 scope.spawn(move || {
-                    let x_t = schedule.q_sample(share.x_start, &share.t, share.noise.clone());
-                    let predicted = copy.forward(x_t, share.t.clone().float());
-                    let squared_error = (predicted - share.noise).square();
-                    let mean = match weights {
-                        None => squared_error.mean(),
-                        Some(w) => (squared_error * ScheduleTensors::extract(&w, &share.t)).mean(),
-                    };
+                    let mean = batch_loss(&copy, schedule, share, weights.as_ref());
                     let loss = mean.mul_scalar((hi - lo) as f64 / n as f64); // [1]
                     let value = loss.clone().into_scalar::<f32>();
                     (GradientsParams::from_grads(loss.backward(), &copy), value)
@@ -405,20 +415,11 @@ pub fn parallel_train_step(
     grad_clip_norm: f64,
     threads: usize,
 ) -> Result<(UNet, StepStats), f32> {
-    let (mut grads, loss_value) =
-        parallel_gradients(&model, schedule, batch, loss_weights, threads);
+    let (grads, loss_value) = parallel_gradients(&model, schedule, batch, loss_weights, threads);
     if !loss_value.is_finite() {
         return Err(loss_value);
     }
-    let grad_norm = clip_global_norm(&model, &mut grads, grad_clip_norm);
-    let model = optim.step(lr, model, grads);
-    Ok((
-        model,
-        StepStats {
-            loss: loss_value,
-            grad_norm,
-        },
-    ))
+    Ok(update(model, optim, grads, loss_value, lr, grad_clip_norm))
 }
 // ANCHOR_END: parallel_train_step
 
