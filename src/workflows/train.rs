@@ -358,6 +358,9 @@ fn batch_rows(batch: &Batch, range: std::ops::Range<usize>) -> Batch {
 /// same parameters and ids, its own autodiff graph), with the share's loss scaled by its size
 /// over the batch's, so that the shares' losses and gradients add up to those of the whole
 /// batch (up to float rounding). Returns the summed gradients and the batch's loss.
+/// `threads` is kept within 1..=batch size. The threads share burn's random generator, so a
+/// model with dropout would get masks that depend on their timing: [`TrainingConfig::validate`]
+/// refuses more than one thread with dropout.
 pub fn parallel_gradients(
     model: &UNet,
     schedule: &ScheduleTensors,
