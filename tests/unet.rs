@@ -7,7 +7,8 @@ use burn::module::Module;
 use burn::prelude::*;
 use ddpm::diffusion::schedule::NoiseSchedule;
 use ddpm::network::{
-    ScheduleTensors, UNetConfig, UNetConfigError, timestep_embedding, upsample_nearest_2x,
+    ScheduleTensors, UNetConfig, UNetConfigError, depth_to_space, space_to_depth,
+    timestep_embedding, upsample_nearest_2x,
 };
 use ddpm::workflows::checkpoint::{load_module, save_module};
 
@@ -35,6 +36,82 @@ fn paper_preset_has_exactly_1_623_169_parameters() {
         UNetConfig::tiny().init(&device()).unwrap().num_params(),
         44_969
     );
+    // `patched`: time MLP 20,736; conv_in 4 -> 32 (1,184); four ResBlock(32, 32), three
+    // attention blocks, four ResBlock(64, 32), the stride-2 and upsampling convs, and a head
+    // that ends in 32 -> 4 channels.
+    assert_eq!(
+        UNetConfig::patched().init(&device()).unwrap().num_params(),
+        286_244
+    );
+}
+
+#[test]
+fn patches_move_each_pixel_to_its_channel_and_back() {
+    // Two images of two channels, 4x6 pixels, every value distinct: value = index.
+    let (b, c, h, w, p) = (2, 2, 4, 6, 2);
+    let n = b * c * h * w;
+    let x = Tensor::<4>::from_data(
+        TensorData::new((0..n).map(|i| i as f32).collect::<Vec<_>>(), [b, c, h, w]),
+        &device(),
+    );
+    let patched = space_to_depth(x.clone(), p);
+    assert_eq!(patched.dims(), [b, c * p * p, h / p, w / p]);
+    let got = to_vec(patched.clone());
+    // Pixel (y p + i, x p + j) of channel ch goes to pixel (y, x) of channel ch p^2 + i p + j.
+    for n_ in 0..b {
+        for ch in 0..c {
+            for y in 0..h / p {
+                for x_ in 0..w / p {
+                    for i in 0..p {
+                        for j in 0..p {
+                            let source = ((n_ * c + ch) * h + y * p + i) * w + x_ * p + j;
+                            let k = ch * p * p + i * p + j;
+                            let target = ((n_ * c * p * p + k) * (h / p) + y) * (w / p) + x_;
+                            assert_eq!(got[target], source as f32, "({n_},{ch},{y},{x_},{i},{j})");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(to_vec(depth_to_space(patched, p)), to_vec(x));
+}
+
+#[test]
+fn a_config_written_before_patches_existed_reads_as_unpatched() {
+    let mut json = serde_json::to_value(UNetConfig::small()).unwrap();
+    assert!(json["patch_size"].is_null(), "{json}");
+    json.as_object_mut().unwrap().remove("patch_size");
+    let read: UNetConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(read, UNetConfig::small());
+    assert_eq!(read.patch(), 1);
+    let patched = serde_json::to_value(UNetConfig::patched()).unwrap();
+    assert_eq!(patched["patch_size"], 2);
+}
+
+#[test]
+fn patched_preset_runs_its_levels_at_14_and_7() {
+    let model = UNetConfig::patched().init(&device()).unwrap();
+    let x = Tensor::<4>::zeros([2, 1, 28, 28], &device());
+    let t = Tensor::<1>::from_floats([1.0, 1000.0], &device());
+    let mut trace = Vec::new();
+    let out = model.forward_traced(x, t, Some(&mut trace));
+    assert_eq!(out.dims(), [2, 1, 28, 28]);
+    let expected: Vec<(&str, [usize; 4])> = vec![
+        ("conv_in", [2, 32, 14, 14]),
+        ("down0.block0", [2, 32, 14, 14]),
+        ("down0.downsample", [2, 32, 7, 7]),
+        ("down1.block0", [2, 32, 7, 7]),
+        ("middle", [2, 32, 7, 7]),
+        ("up1.block0", [2, 32, 7, 7]),
+        ("up1.block1", [2, 32, 7, 7]),
+        ("up1.upsample", [2, 32, 14, 14]),
+        ("up0.block0", [2, 32, 14, 14]),
+        ("up0.block1", [2, 32, 14, 14]),
+        ("conv_out", [2, 1, 28, 28]),
+    ];
+    let got: Vec<(&str, [usize; 4])> = trace.iter().map(|(s, d)| (s.as_str(), *d)).collect();
+    assert_eq!(got, expected);
 }
 
 #[test]
@@ -210,6 +287,33 @@ fn bad_configs_give_clear_errors() {
     assert!(
         matches!(err, UNetConfigError::ImageSizeNotDivisible { .. }),
         "{err}"
+    );
+
+    // 28 cannot be cut into 3x3 patches; 2x2 patches of a 28-pixel side give 14, which three
+    // levels cannot halve twice.
+    let err = UNetConfig::small()
+        .with_patch_size(Some(3))
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("3x3 patches"), "{err}");
+    let err = UNetConfig::small()
+        .with_patch_size(Some(2))
+        .validate()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UNetConfigError::ImageSizeNotDivisible {
+                patch_size: 2,
+                divisor: 8,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        UNetConfig::small().with_patch_size(Some(0)).validate(),
+        Err(UNetConfigError::Empty("patch_size"))
     );
 
     let err = UNetConfig {

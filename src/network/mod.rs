@@ -12,5 +12,6 @@ pub mod unet;
 pub use embedding::{TimeEmbedding, timestep_embedding};
 pub use schedule::ScheduleTensors;
 pub use unet::{
-    AttentionBlock, ResidualBlock, UNet, UNetConfig, UNetConfigError, upsample_nearest_2x,
+    AttentionBlock, ResidualBlock, UNet, UNetConfig, UNetConfigError, depth_to_space,
+    space_to_depth, upsample_nearest_2x,
 };
