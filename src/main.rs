@@ -59,7 +59,7 @@ enum Command {
 struct TrainArgs {
     /// Network preset: small (the default run), tiny (tests), paper (Ho et al.'s layout,
     /// 1.6M parameters; about 3x slower per step than small) or patched (small's 14x14 and 7x7
-    /// levels on 2x2 patches of the image; about half of small's step).
+    /// levels on 2x2 patches of the image; less than half of small's step).
     #[arg(long, default_value = "small")]
     preset: String,
     /// Override the preset's channel multipliers, one per level, comma separated (e.g. 1,2,4

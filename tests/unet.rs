@@ -89,14 +89,21 @@ fn a_config_written_before_patches_existed_reads_as_unpatched() {
     assert_eq!(patched["patch_size"], 2);
 }
 
-#[test]
-fn patched_preset_runs_its_levels_at_14_and_7() {
-    let model = UNetConfig::patched().init(&device()).unwrap();
+/// Asserts the `(stage, shape)` trace of a forward pass of 2 images through a fresh `config`
+/// network, and that the output has the images' shape.
+fn assert_trace(config: UNetConfig, expected: &[(&str, [usize; 4])]) {
+    let model = config.init(&device()).unwrap();
     let x = Tensor::<4>::zeros([2, 1, 28, 28], &device());
     let t = Tensor::<1>::from_floats([1.0, 1000.0], &device());
     let mut trace = Vec::new();
     let out = model.forward_traced(x, t, Some(&mut trace));
     assert_eq!(out.dims(), [2, 1, 28, 28]);
+    let got: Vec<(&str, [usize; 4])> = trace.iter().map(|(s, d)| (s.as_str(), *d)).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn patched_preset_runs_its_levels_at_14_and_7() {
     let expected: Vec<(&str, [usize; 4])> = vec![
         ("conv_in", [2, 32, 14, 14]),
         ("down0.block0", [2, 32, 14, 14]),
@@ -110,18 +117,11 @@ fn patched_preset_runs_its_levels_at_14_and_7() {
         ("up0.block1", [2, 32, 14, 14]),
         ("conv_out", [2, 1, 28, 28]),
     ];
-    let got: Vec<(&str, [usize; 4])> = trace.iter().map(|(s, d)| (s.as_str(), *d)).collect();
-    assert_eq!(got, expected);
+    assert_trace(UNetConfig::patched(), &expected);
 }
 
 #[test]
 fn paper_preset_shapes_at_every_level() {
-    let model = UNetConfig::paper().init(&device()).unwrap();
-    let x = Tensor::<4>::zeros([2, 1, 28, 28], &device());
-    let t = Tensor::<1>::from_floats([1.0, 1000.0], &device());
-    let mut trace = Vec::new();
-    let out = model.forward_traced(x, t, Some(&mut trace));
-    assert_eq!(out.dims(), [2, 1, 28, 28]);
     let expected: Vec<(&str, [usize; 4])> = vec![
         ("conv_in", [2, 32, 28, 28]),
         ("down0.block0", [2, 32, 28, 28]),
@@ -146,8 +146,7 @@ fn paper_preset_shapes_at_every_level() {
         ("up0.block2", [2, 32, 28, 28]),
         ("conv_out", [2, 1, 28, 28]),
     ];
-    let got: Vec<(&str, [usize; 4])> = trace.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-    assert_eq!(got, expected);
+    assert_trace(UNetConfig::paper(), &expected);
 }
 
 #[test]

@@ -132,8 +132,8 @@ impl UNetConfig {
 
     /// `small` without its 28x28 level: the image enters as 2x2 patches (4 channels at 14x14),
     /// base 32, multipliers (1, 1), so the levels are `small`'s 14x14 and 7x7 ones; attention at
-    /// 7x7 and in the middle, no dropout. A step costs about half of `small`'s on CPU
-    /// (chapter 17). 286,244 parameters.
+    /// 7x7 and in the middle, no dropout. A training step costs less than half of `small`'s
+    /// on CPU (chapter 17). 286,244 parameters.
     pub fn patched() -> Self {
         Self::new(32, vec![1, 1], 1, vec![7])
             .with_dropout(0.0)
