@@ -44,6 +44,14 @@ fn options(dir: &Path, resume: bool) -> TrainOptions {
     }
 }
 
+/// Asserts that `train` refuses `config` with an error that names `field`, before it creates
+/// the run folder `dir`.
+fn assert_refused(config: &TrainingConfig, dir: &Path, field: &str) {
+    let err = train(config, &options(dir, false)).unwrap_err().to_string();
+    assert!(err.contains(field), "{err}");
+    assert!(!dir.exists(), "{} was created", dir.display());
+}
+
 /// The configuration of the run in `dir` after deleting `field` from its config.json, as a
 /// config.json written before the field existed reads.
 fn reload_without(dir: &Path, field: &str) -> TrainingConfig {
@@ -390,14 +398,11 @@ fn min_snr_gamma_is_validated_and_recorded() {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tmp("min-snr");
     for gamma in [0.0, -1.0, f64::NAN] {
-        let err = train(
+        assert_refused(
             &tiny(1).with_min_snr_gamma(Some(gamma)),
-            &options(&dir, false),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("min_snr_gamma"), "gamma {gamma}: {err}");
-        assert!(!dir.exists());
+            &dir,
+            "min_snr_gamma",
+        );
     }
     train(
         &tiny(1).with_min_snr_gamma(Some(5.0)),
@@ -482,11 +487,11 @@ impl burn::module::ModuleVisitor for GradDistance<'_> {
 
 #[test]
 fn parallel_gradients_add_up_to_the_whole_batch() {
-    // The shares' gradients, summed, are the gradient of the whole batch's loss (computed here
-    // in one graph), for an uneven split (5 images in 2 and 3 threads) and with loss weights:
+    // The shares' gradients, summed, are the gradient of the whole batch's loss (`batch_loss`,
+    // the loss `train_step` differentiates, in one graph), for an uneven split (5 images in 2 and 3 threads) and with loss weights:
     // a share's loss not scaled by its size, a share dropped or a weight applied to the wrong
     // example would move the sum far beyond float rounding.
-    use ddpm::workflows::train::parallel_gradients;
+    use ddpm::workflows::train::{batch_loss, parallel_gradients};
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let config = tiny(1);
     let device = Device::flex().autodiff();
@@ -521,13 +526,7 @@ fn parallel_gradients_add_up_to_the_whole_batch() {
     let weights: Vec<f32> = (1..=1000).map(|t| 1.0 + (t % 7) as f32).collect();
     let weights = Tensor::<1>::from_data(TensorData::new(weights, [1000]), &device);
     for w in [None, Some(&weights)] {
-        let b = batch();
-        let x_t = tensors.q_sample(b.x_start, &b.t, b.noise.clone());
-        let squared_error = (model.forward(x_t, b.t.clone().float()) - b.noise).square();
-        let loss = match w {
-            None => squared_error.mean(),
-            Some(w) => (squared_error * ScheduleTensors::extract(w, &b.t)).mean(),
-        };
+        let loss = batch_loss(&model, &tensors, batch(), w);
         let whole_loss = loss.clone().into_scalar::<f32>();
         let whole = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
         for threads in [2, 3] {
@@ -567,11 +566,7 @@ fn threads_are_validated_recorded_and_train_the_same_run() {
     for (threads, dropout) in [(0, 0.0), (9, 0.0), (2, 0.1)] {
         let mut config = tiny(1).with_threads(Some(threads));
         config.model.dropout = dropout;
-        let err = train(&config, &options(&dir, false))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("threads"), "{threads} threads: {err}");
-        assert!(!dir.exists());
+        assert_refused(&config, &dir, "threads");
     }
     let losses = |threads: Option<usize>| {
         let _ = std::fs::remove_dir_all(&dir);

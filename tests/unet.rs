@@ -103,6 +103,18 @@ fn assert_trace(config: UNetConfig, expected: &[(&str, [usize; 4])]) {
 }
 
 #[test]
+#[should_panic(expected = "a 28x28 image cannot be cut into 3x3 patches")]
+fn patches_that_do_not_tile_the_image_are_refused_by_name() {
+    space_to_depth(Tensor::<4>::zeros([1, 1, 28, 28], &device()), 3);
+}
+
+#[test]
+#[should_panic(expected = "6 channels cannot be 2x2 patches")]
+fn channels_that_are_not_whole_patches_are_refused_by_name() {
+    depth_to_space(Tensor::<4>::zeros([1, 6, 14, 14], &device()), 2);
+}
+
+#[test]
 fn patched_preset_runs_its_levels_at_14_and_7() {
     let expected: Vec<(&str, [usize; 4])> = vec![
         ("conv_in", [2, 32, 14, 14]),

@@ -478,8 +478,17 @@ pub fn upsample_nearest_2x(x: Tensor<4>) -> Tensor<4> {
 ///
 /// # Shapes
 /// - `x`: `[batch, c, h, w]` with `h`, `w` multiples of `p`; returns `[batch, c p^2, h/p, w/p]`
+///
+/// # Panics
+/// When `p` is 0 or does not divide `h` and `w` (a shape error, like a tensor op's; the U-Net
+/// only calls it with sizes [`UNetConfig::validate`] has checked).
 pub fn space_to_depth(x: Tensor<4>, p: usize) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
+    assert!(
+        p > 0 && h % p == 0 && w % p == 0,
+        "space_to_depth: a {h}x{w} image cannot be cut into {p}x{p} patches; \
+         use a patch side that divides both"
+    );
     x.reshape([b, c, h / p, p, w / p, p]) // [b, c, y, i, x, j]
         .permute([0, 1, 3, 5, 2, 4]) // [b, c, i, j, y, x]
         .reshape([b, c * p * p, h / p, w / p])
@@ -489,8 +498,17 @@ pub fn space_to_depth(x: Tensor<4>, p: usize) -> Tensor<4> {
 ///
 /// # Shapes
 /// - `x`: `[batch, c p^2, h, w]`; returns `[batch, c, h p, w p]`
+///
+/// # Panics
+/// When `p` is 0 or the channel count is not a multiple of `p * p`.
 pub fn depth_to_space(x: Tensor<4>, p: usize) -> Tensor<4> {
     let [b, cpp, h, w] = x.dims();
+    assert!(
+        p > 0 && cpp % (p * p) == 0,
+        "depth_to_space: {cpp} channels cannot be {p}x{p} patches; \
+         give a multiple of {} channels",
+        p * p
+    );
     let c = cpp / (p * p);
     x.reshape([b, c, p, p, h, w]) // [b, c, i, j, y, x]
         .permute([0, 1, 4, 2, 5, 3]) // [b, c, y, i, x, j]

@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use super::checkpoint::optimizer;
 use super::config::{ScheduleConfig, TrainingConfig};
-use super::train::{Batch, init_model, parallel_train_step, train_step};
+use super::train::{Batch, init_model, parallel_train_step};
 use crate::network::{ScheduleTensors, UNetConfig};
 
 /// One preset's timings.
@@ -47,7 +47,8 @@ fn sync(x: Tensor<4>) {
 }
 
 /// Times `model` (preset `name`) at `batch` for `iterations` timed iterations; the training
-/// step computes its gradients in `threads` threads ([`parallel_train_step`]) when above 1.
+/// step computes its gradients in `threads` threads ([`parallel_train_step`]; 1 is
+/// [`super::train::train_step`]).
 pub fn bench_preset(
     name: &str,
     model: UNetConfig,
@@ -74,12 +75,9 @@ pub fn bench_preset(
     for i in 0..=iterations {
         let b = make_batch(&train_device);
         let start = Instant::now();
-        let (next, _) = if threads > 1 {
+        let (next, _) =
             parallel_train_step(model, &mut optim, &tensors, b, None, 1e-4, 1.0, threads)
-        } else {
-            train_step(model, &mut optim, &tensors, b, None, 1e-4, 1.0)
-        }
-        .expect("finite loss");
+                .expect("finite loss");
         model = next;
         if i > 0 {
             train_ms.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -406,7 +406,7 @@ pub fn parallel_gradients(
 /// [`train_step`] with the gradients from [`parallel_gradients`]: one clipped Adam update of
 /// the whole batch's gradient. burn's CPU backend keeps only about 1.2 of 2 cores busy in a
 /// single-threaded step, so on a 2-core machine 2 threads take a step in less time
-/// (`ddpm bench --threads 2`; chapter 14).
+/// (`ddpm bench --threads 2`; chapter 14). With `threads <= 1` this is [`train_step`] itself.
 #[allow(clippy::too_many_arguments)] // train_step's seven, and the thread count
 pub fn parallel_train_step(
     model: UNet,
@@ -418,6 +418,17 @@ pub fn parallel_train_step(
     grad_clip_norm: f64,
     threads: usize,
 ) -> Result<(UNet, StepStats), f32> {
+    if threads <= 1 {
+        return train_step(
+            model,
+            optim,
+            schedule,
+            batch,
+            loss_weights,
+            lr,
+            grad_clip_norm,
+        );
+    }
     let (grads, loss_value) = parallel_gradients(&model, schedule, batch, loss_weights, threads);
     if !loss_value.is_finite() {
         return Err(loss_value);
@@ -620,30 +631,18 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
             config.warmup_steps,
             config.lr_schedule,
         );
-        let threads = config.threads.unwrap_or(1);
-        let result = if threads > 1 {
-            parallel_train_step(
-                model,
-                &mut optim,
-                &schedule_tensors,
-                batch,
-                loss_weights.as_ref(),
-                lr,
-                config.grad_clip_norm,
-                threads,
-            )
-        } else {
-            train_step(
-                model,
-                &mut optim,
-                &schedule_tensors,
-                batch,
-                loss_weights.as_ref(),
-                lr,
-                config.grad_clip_norm,
-            )
-        };
-        let (next, stats) = match result {
+        // Algorithm 1's step: `train_step` itself with one thread (the default), its
+        // data-parallel twin with `--threads N` (chapter 14).
+        let (next, stats) = match parallel_train_step(
+            model,
+            &mut optim,
+            &schedule_tensors,
+            batch,
+            loss_weights.as_ref(),
+            lr,
+            config.grad_clip_norm,
+            config.threads.unwrap_or(1),
+        ) {
             Ok(result) => result,
             Err(loss) => {
                 bar.abandon();
