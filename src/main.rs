@@ -280,6 +280,21 @@ struct BenchArgs {
     /// Compute backend: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     backend: String,
+    /// Also time the `paper` U-Net's operations one by one (convolutions, GroupNorm+SiLU,
+    /// attention) at --batch, forward and forward+backward.
+    #[arg(long)]
+    ops: bool,
+    /// Also time everything with burn's own operations instead of the crate's CPU kernels
+    /// (chapter 14), in the same run.
+    #[arg(long)]
+    burn_ops: bool,
+    /// Also time PyTorch on the same networks and operations, in the same run: the Python
+    /// interpreter of an environment with torch (runs scripts/torch_reference.py).
+    #[arg(long, value_name = "PYTHON")]
+    torch: Option<PathBuf>,
+    /// Write every timing of the run as JSON (for chapters/output and the results page).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -485,6 +500,7 @@ mod launch {
         };
         let bar = indicatif::ProgressBar::new(0);
         let size = config.model.image_size;
+        let started = std::time::Instant::now();
         let samples = ddpm::workflows::sample::sample(
             &model,
             &schedule,
@@ -498,8 +514,13 @@ mod launch {
             },
         )?;
         bar.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
         images::save_grid(&a.out, &samples.images, samples.count, size)?;
-        println!("wrote {} samples to {}", samples.count, a.out.display());
+        println!(
+            "wrote {} samples to {} (sampled in {seconds:.1} s)",
+            samples.count,
+            a.out.display()
+        );
         if let Some(kind) = a.trajectory {
             let shown = samples.count.min(8);
             let (path, result) = match kind {
@@ -526,6 +547,8 @@ mod launch {
     }
 
     pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
+        use ddpm::network::fast;
+        use ddpm::workflows::bench::{BenchReport, TorchReport, bench_op, bench_preset, paper_ops};
         let device = device(&a.backend)?;
         if a.batch == 0 || a.iterations == 0 {
             bail!("--batch and --iterations must be at least 1");
@@ -545,16 +568,7 @@ mod launch {
                     anyhow!("--attention {list}: give image sides like 14,7, or none")
                 })?),
             };
-        println!(
-            "{:<6} {:>10} {:>6} {:>14} {:>12} {:>12} {:>14}",
-            "preset",
-            "params",
-            "batch",
-            "train ms/step",
-            "train img/s",
-            "forward ms",
-            "forward img/s"
-        );
+        let mut presets = Vec::new();
         for name in a.presets.split(',').map(str::trim) {
             let mut config = preset(name)?;
             if let Some(resolutions) = &attention {
@@ -563,34 +577,124 @@ mod launch {
                     .validate()
                     .with_context(|| format!("--attention on preset {name}"))?;
             }
-            let r = ddpm::workflows::bench::bench_preset(
-                name,
-                config,
-                a.batch,
-                a.iterations,
-                a.threads,
-                &device,
-            );
-            println!(
-                "{:<6} {:>10} {:>6} {:>14.1} {:>12.1} {:>12.1} {:>14.1}",
-                r.preset,
-                r.params,
-                r.batch,
-                r.train_step_ms,
-                r.train_images_per_s(),
-                r.forward_ms,
-                r.forward_images_per_s()
-            );
+            presets.push((name.to_string(), config));
         }
+        let ops = if a.ops {
+            paper_ops(a.batch)
+        } else {
+            Vec::new()
+        };
+        // This crate's timings first, then burn's own operations, then PyTorch's: each has
+        // the machine to itself while it runs.
+        let time_presets = |label: &str| {
+            presets
+                .iter()
+                .map(|(name, config)| {
+                    eprintln!("timing {name} ({label})");
+                    bench_preset(
+                        name,
+                        config.clone(),
+                        a.batch,
+                        a.iterations,
+                        a.threads,
+                        &device,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let time_ops = |label: &str| {
+            ops.iter()
+                .map(|op| {
+                    eprintln!("timing {} ({label})", op.name);
+                    bench_op(op, a.iterations, &device)
+                })
+                .collect::<Vec<_>>()
+        };
+        fast::set_enabled(true);
+        let on_cpu = fast::takes_fast_path(&device);
+        let ours = time_presets("ddpm");
+        let ours_ops = time_ops("ddpm");
+        let (burn_presets, burn_ops) = if a.burn_ops && on_cpu {
+            fast::set_enabled(false);
+            let timings = (time_presets("burn ops"), time_ops("burn ops"));
+            fast::set_enabled(true);
+            timings
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let torch: Option<TorchReport> = match &a.torch {
+            None => None,
+            Some(python) => {
+                eprintln!("timing PyTorch ({})", python.display());
+                let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("scripts/torch_reference.py");
+                let names: Vec<&str> = presets.iter().map(|p| p.0.as_str()).collect();
+                let params: Vec<String> = ours
+                    .iter()
+                    .map(|r| format!("{}={}", r.preset, r.params))
+                    .collect();
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let output = std::process::Command::new(python)
+                    .arg(&script)
+                    .args(["--presets", &names.join(",")])
+                    .args(["--batch", &a.batch.to_string()])
+                    .args(["--iterations", &a.iterations.to_string()])
+                    .args(["--threads", &threads.to_string()])
+                    .args(["--params", &params.join(",")])
+                    .args(["--ops", &serde_json::to_string(&ops)?])
+                    .output()
+                    .with_context(|| {
+                        format!(
+                            "--torch {}: could not run {}",
+                            python.display(),
+                            script.display()
+                        )
+                    })?;
+                if !output.status.success() {
+                    bail!(
+                        "--torch {}: the PyTorch reference failed: {}",
+                        python.display(),
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    );
+                }
+                Some(serde_json::from_slice(&output.stdout).with_context(|| {
+                    format!(
+                        "--torch {}: unreadable output of {}",
+                        python.display(),
+                        script.display()
+                    )
+                })?)
+            }
+        };
+        let report = BenchReport::new(
+            std::env::args().collect::<Vec<_>>().join(" "),
+            a.batch,
+            a.iterations,
+            a.threads,
+            (&ours, &burn_presets),
+            (&ours_ops, &burn_ops),
+            torch.as_ref(),
+        );
+        print!("{}", report.table());
         println!(
-            "(median of {} iterations after one warm-up; attention at {})",
+            "(median of {} iterations after one warm-up; attention at {}; the crate's CPU kernels {})",
             a.iterations,
             match &attention {
                 None => "each preset's resolutions".to_string(),
                 Some(r) if r.is_empty() => "no resolution".to_string(),
                 Some(r) => format!("{r:?}"),
+            },
+            if on_cpu {
+                "on"
+            } else {
+                "not used on this backend"
             }
         );
+        if let Some(path) = &a.report {
+            std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+                .with_context(|| format!("--report {}: cannot write", path.display()))?;
+            println!("wrote {}", path.display());
+        }
         Ok(())
     }
 }

@@ -5,7 +5,9 @@
 //! `Device::flex()` (CPU) and on a GPU device. No file I/O here; [`crate::workflows`] owns it.
 
 pub mod classifier;
+pub mod cpu_kernels;
 pub mod embedding;
+pub mod fast;
 pub mod schedule;
 pub mod unet;
 

@@ -26,6 +26,8 @@ use burn::nn::{
 use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
 
+use super::fast::{conv2d, group_norm};
+
 use super::embedding::TimeEmbedding;
 
 /// What is wrong with a [`UNetConfig`]; each message says how to fix it.
@@ -383,14 +385,14 @@ impl ResidualBlock {
     /// # Shapes
     /// - `x`: `[batch, c_in, h, w]`, `temb`: `[batch, temb]`; returns `[batch, c_out, h, w]`
     pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
-        let h = self.conv_1.forward(silu(self.norm_1.forward(x.clone()))); // [b, c_out, h, w]
+        let h = conv2d(&self.conv_1, group_norm(&self.norm_1, x.clone(), true)); // [b, c_out, h, w]
         let [batch, channels, _, _] = h.dims();
         let t = self.time_projection.forward(silu(temb)); // [b, c_out]
         let h = h + t.reshape([batch, channels, 1, 1]); // broadcast over h, w
-        let h = silu(self.norm_2.forward(h));
-        let h = self.conv_2.forward(self.dropout.forward(h)); // [b, c_out, h, w]
+        let h = group_norm(&self.norm_2, h, true);
+        let h = conv2d(&self.conv_2, self.dropout.forward(h)); // [b, c_out, h, w]
         let x = match &self.skip {
-            Some(skip) => skip.forward(x), // [b, c_out, h, w]
+            Some(skip) => conv2d(skip, x), // [b, c_out, h, w]
             None => x,
         };
         x + h
@@ -412,6 +414,11 @@ pub struct AttentionBlock {
 }
 
 impl AttentionBlock {
+    /// A freshly initialised block, for `ddpm bench --ops` (the U-Net builds its own).
+    pub fn new_for_bench(channels: usize, groups: usize, device: &Device) -> Self {
+        Self::new(channels, groups, device)
+    }
+
     fn new(channels: usize, groups: usize, device: &Device) -> Self {
         Self {
             norm: GroupNormConfig::new(groups, channels).init(device),
@@ -427,17 +434,17 @@ impl AttentionBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [batch, c, height, width] = x.dims();
         let n = height * width;
-        let h = self.norm.forward(x.clone());
-        let q = self.query.forward(h.clone()).reshape([batch, c, n]); // [b, c, n]
-        let k = self.key.forward(h.clone()).reshape([batch, c, n]); // [b, c, n]
-        let v = self.value.forward(h).reshape([batch, c, n]); // [b, c, n]
+        let h = group_norm(&self.norm, x.clone(), false);
+        let q = conv2d(&self.query, h.clone()).reshape([batch, c, n]); // [b, c, n]
+        let k = conv2d(&self.key, h.clone()).reshape([batch, c, n]); // [b, c, n]
+        let v = conv2d(&self.value, h).reshape([batch, c, n]); // [b, c, n]
         let scores = q
             .swap_dims(1, 2)
             .matmul(k)
             .mul_scalar((c as f64).powf(-0.5)); // [b, n(q), n(k)]
         let weights = softmax(scores, 2); // each query's weights over keys sum to 1
         let h = v.matmul(weights.swap_dims(1, 2)); // [b, c, n(q)]
-        x + self.out.forward(h.reshape([batch, c, height, width]))
+        x + conv2d(&self.out, h.reshape([batch, c, height, width]))
     }
 }
 // ANCHOR_END: attention_block
@@ -560,7 +567,7 @@ impl UNet {
         let temb = self.time_embedding.forward(t); // [b, 4 base]
         let p = self.patch_size;
         let x = if p > 1 { space_to_depth(x, p) } else { x }; // [b, p^2, 28/p, 28/p]
-        let mut h = self.conv_in.forward(x); // [b, base, 28, 28] without patches
+        let mut h = conv2d(&self.conv_in, x); // [b, base, 28, 28] without patches
         record(&|| "conv_in".into(), &h);
         let mut skips = vec![h.clone()];
         for (l, level) in self.down.iter().enumerate() {
@@ -573,7 +580,7 @@ impl UNet {
                 skips.push(h.clone());
             }
             if let Some(downsample) = &level.downsample {
-                h = downsample.forward(h); // [b, c_level, s/2, s/2]
+                h = conv2d(downsample, h); // [b, c_level, s/2, s/2]
                 record(&|| format!("down{l}.downsample"), &h);
                 skips.push(h.clone());
             }
@@ -594,12 +601,12 @@ impl UNet {
                 record(&|| format!("up{l}.block{i}"), &h);
             }
             if let Some(upsample) = &level.upsample {
-                h = upsample.forward(upsample_nearest_2x(h)); // [b, c_level, 2s, 2s]
+                h = conv2d(upsample, upsample_nearest_2x(h)); // [b, c_level, 2s, 2s]
                 record(&|| format!("up{l}.upsample"), &h);
             }
         }
-        let h = silu(self.norm_out.forward(h)); // [b, base, 28, 28]
-        let out = self.conv_out.forward(h); // [b, 1, 28, 28] without patches
+        let h = group_norm(&self.norm_out, h, true); // [b, base, 28, 28]
+        let out = conv2d(&self.conv_out, h); // [b, 1, 28, 28] without patches
         let out = if p > 1 { depth_to_space(out, p) } else { out };
         record(&|| "conv_out".into(), &out);
         out
