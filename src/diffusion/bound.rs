@@ -224,9 +224,10 @@ fn sigma_squared(schedule: &NoiseSchedule, i: usize, variance: VarianceKind) -> 
 
 /// The weight of the noise error in $L_{t-1}$ (Ho et al. 2020, Eq. (12)):
 ///
-/// $$L_{t-1} - C_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\,
+/// $$L_{t-1} - D\,C_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\,
 ///   \big\|\epsilon - \epsilon_\theta(x_t, t)\big\|^2 .$$
 ///
+/// for $x_t$ of $D$ dimensions ([`variance_mismatch_kl`] is $C_t$, per dimension).
 /// $L_\text{simple}$ (Eq. (14)) replaces this weight by 1.
 ///
 /// # Panics
