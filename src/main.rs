@@ -1,6 +1,9 @@
 //! The `ddpm` command: a thin launcher over the library's workflows.
 
-use clap::{Parser, Subcommand, ValueEnum};
+#[cfg(feature = "burn")]
+use clap::ValueEnum;
+use clap::{Parser, Subcommand};
+#[cfg(feature = "burn")]
 use ddpm::workflows::config::LrSchedule;
 use std::path::PathBuf;
 
