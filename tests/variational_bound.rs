@@ -111,6 +111,19 @@ fn kl_equals_weighted_noise_error() {
                     kl[k]
                 );
             }
+            // Eq. (12) for the whole x_t: the D = 3 coordinates' KLs add up to D C_t plus the
+            // weight times the squared norm (the constant is D C_t, not C_t).
+            let d = x0.len() as f64;
+            let norm2: f64 = (&eps - &eps_pred).mapv(|e| e * e).sum();
+            let eq12 = d * c + w * norm2;
+            assert!((kl.sum() - eq12).abs() < 1e-9, "t={t} {kind:?}");
+            if kind == VarianceKind::Beta && t <= 10 {
+                // and with one C_t instead of D C_t it would be off by (D - 1) C_t
+                assert!(
+                    (kl.sum() - (c + w * norm2)).abs() > 1e-3,
+                    "t={t}: C_t = {c}"
+                );
+            }
             if kind == VarianceKind::PosteriorBeta {
                 assert!(c.abs() < 1e-15, "{c}");
             }
