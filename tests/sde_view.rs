@@ -79,8 +79,8 @@ fn reverse_sde_reproduces_the_mixture() {
     let m = GaussianMixture::book_2d();
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(1000).unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(20);
-    let x1 = standard_normal(Ix2(20_000, 2), &mut rng);
-    let x = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), x1, 250, &mut rng).unwrap();
+    let noise = standard_normal(Ix2(20_000, 2), &mut rng);
+    let x = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), noise, 250, &mut rng).unwrap();
     assert_matches_mixture(&m, &x, "reverse SDE");
 }
 
@@ -90,8 +90,8 @@ fn probability_flow_ode_reproduces_the_mixture() {
     let m = GaussianMixture::book_2d();
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(1000).unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(21);
-    let x1 = standard_normal(Ix2(20_000, 2), &mut rng);
-    let x = probability_flow_heun(&sde, exact_score(&m, &sde), x1, 100).unwrap();
+    let noise = standard_normal(Ix2(20_000, 2), &mut rng);
+    let x = probability_flow_heun(&sde, exact_score(&m, &sde), noise, 100).unwrap();
     assert_matches_mixture(&m, &x, "probability flow");
 }
 
@@ -100,9 +100,9 @@ fn probability_flow_ode_reproduces_the_mixture() {
 fn probability_flow_is_deterministic() {
     let m = GaussianMixture::book_2d();
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(1000).unwrap());
-    let x1 = arr2(&[[0.3, -1.2], [1.5, 0.2]]);
-    let a = probability_flow_heun(&sde, exact_score(&m, &sde), x1.clone(), 50).unwrap();
-    let b = probability_flow_heun(&sde, exact_score(&m, &sde), x1, 50).unwrap();
+    let noise = arr2(&[[0.3, -1.2], [1.5, 0.2]]);
+    let a = probability_flow_heun(&sde, exact_score(&m, &sde), noise.clone(), 50).unwrap();
+    let b = probability_flow_heun(&sde, exact_score(&m, &sde), noise, 50).unwrap();
     assert_eq!(a, b);
 }
 
@@ -111,10 +111,10 @@ fn probability_flow_is_deterministic() {
 fn zero_steps_is_an_error() {
     let m = GaussianMixture::book_2d();
     let sde = VpSde::from_schedule(&NoiseSchedule::linear(10).unwrap());
-    let x1 = arr2(&[[0.3, -1.2]]);
-    let ode = probability_flow_heun(&sde, exact_score(&m, &sde), x1.clone(), 0);
+    let noise = arr2(&[[0.3, -1.2]]);
+    let ode = probability_flow_heun(&sde, exact_score(&m, &sde), noise.clone(), 0);
     assert_eq!(ode, Err(SdeError::NoSteps));
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let sde_run = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), x1, 0, &mut rng);
+    let sde_run = reverse_sde_euler_maruyama(&sde, exact_score(&m, &sde), noise, 0, &mut rng);
     assert!(sde_run.unwrap_err().to_string().contains("at least 1"));
 }

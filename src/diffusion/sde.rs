@@ -6,7 +6,7 @@
 //!
 //! $$dx = -\tfrac12\beta(\tau)\,x\,d\tau + \sqrt{\beta(\tau)}\,dw,$$
 //!
-//! whose marginals are $x_\tau \mid x_0 \sim \mathcal N\big(\sqrt{\bar\alpha(\tau)}\,x_0,
+//! whose marginals are $x(\tau) \mid x_0 \sim \mathcal N\big(\sqrt{\bar\alpha(\tau)}\,x_0,
 //! (1-\bar\alpha(\tau))I\big)$ with $\bar\alpha(\tau) = \exp(-\int_0^\tau\beta(s)\,ds)$.
 //! [`VpSde::from_schedule`] picks the piecewise-constant $\beta(\tau)$ that makes
 //! $\bar\alpha(t/T)$ equal the discrete schedule's $\bar\alpha_t$ **exactly** at every grid
