@@ -278,7 +278,7 @@ fn bound_of_discrete_data_is_above_its_entropy() {
 }
 
 /// Four grey levels (0, 85, 170, 255) of probabilities 0.1..0.4 on one pixel, and the exact
-/// denoiser of that distribution (components of variance 1e-3 at the levels).
+/// denoiser of that distribution (components of standard deviation 1e-3 at the levels).
 fn four_levels() -> ([f64; 4], [f64; 4]) {
     (
         [
