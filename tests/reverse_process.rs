@@ -272,3 +272,36 @@ fn true_reverse_variance_exceeds_beta_tilde() {
         }
     }
 }
+
+/// Chapter 8 (Ho et al. Sec. 3.2): sigma_t^2 = beta_t is the true reverse-step variance when
+/// x_0 ~ N(0, 1) (then x_{t-1} ~ N(0, 1) and x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) eps, so
+/// Var[x_{t-1} | x_t] = 1 - alpha_t = beta_t by the Gaussian conditioning formula), and
+/// sigma_t^2 = beta_tilde_t is the true one when x_0 is a single point (a component of standard
+/// deviation 1e-8: Var[x_0 | x_t] ~ 1e-16). `reverse_step_variance` (law of total variance over
+/// the mixture machinery) must reproduce both at every t, to 1e-9 relative; for any data the
+/// true variance is at least beta_tilde_t.
+#[test]
+fn beta_and_beta_tilde_are_the_extreme_reverse_variances() {
+    let s = NoiseSchedule::linear(1000).unwrap();
+    let standard = GaussianMixture::one_d(&[1.0], &[0.0], &[1.0]).unwrap();
+    let point = GaussianMixture::one_d(&[1.0], &[0.4], &[1e-8]).unwrap();
+    let xt = arr2(&[[-2.0], [0.1], [1.3]]);
+    for t in [2usize, 5, 50, 500, 1000] {
+        let (beta, beta_tilde) = (s.beta()[t - 1], s.posterior_variance()[t - 1]);
+        for v in standard.reverse_step_variance(&s, t, &xt) {
+            assert!(
+                ((v - beta) / beta).abs() < 1e-9,
+                "t={t}: {v} vs beta {beta}"
+            );
+        }
+        for v in point.reverse_step_variance(&s, t, &xt) {
+            assert!(
+                ((v - beta_tilde) / beta_tilde).abs() < 1e-9,
+                "t={t}: {v} vs {beta_tilde}"
+            );
+        }
+        for v in GaussianMixture::book_1d().reverse_step_variance(&s, t, &xt) {
+            assert!(beta_tilde < v, "t={t}: {v}");
+        }
+    }
+}
