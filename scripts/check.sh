@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one check command (README: `bash scripts/check.sh`; .ci/run calls it too).
 # Installs what it needs when missing, then: format, lint, every test and doctest (with the
-# exercise solutions), proves the exercise grader bites (stubs fail), re-renders the book's
+# exercise solutions), proves the exercise grader bites (stubs fail), checks that the book's
+# tables are the output of examples/part1_numbers and part2_numbers, re-renders the book's
 # figures and compares bytes, builds the book, and executes the notebooks.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
@@ -112,6 +113,33 @@ if ls tests/exercises_ch*.rs >/dev/null 2>&1; then
     echo "$files exercise files, every test fails on the stubs: $(grep -Eo '[0-9]+ failed' <<<"$results" | awk '{s+=$1} END {print s}') failures"
     rm -f "$log"
 fi
+
+# ---------------------------------------------------------------------------------------
+step "the book's numbers are the examples' output"
+# examples/part1_numbers and part2_numbers print every number chapters 2-5 and 6-10 quote (no
+# burn; about 30 s of sampling in all); their output is saved in chapters/output/, and every
+# line of it that starts with `|` is a table row exactly as a chapter shows it. So a table
+# cannot drift from the code: a changed number fails the comparison, a hand-edited row is not
+# found in any chapter.
+numbers_tmp=$(mktemp)
+for part in 1 2; do
+    cargo run "${profile[@]}" --release --features "$with_solutions" --quiet --example "part${part}_numbers" >"$numbers_tmp"
+    saved="chapters/output/part${part}-numbers.txt"
+    if ! cmp -s "$numbers_tmp" "$saved"; then
+        diff "$saved" "$numbers_tmp" || true
+        echo "examples/part${part}_numbers prints something else than $saved: run"
+        echo "  cargo run --release --no-default-features --example part${part}_numbers > $saved"
+        echo "and update the chapters' tables to match"
+        exit 1
+    fi
+    missing=0
+    while IFS= read -r row; do
+        if ! grep -qF -- "$row" chapters/*.md; then echo "no chapter shows this row of $saved: $row"; missing=1; fi
+    done < <(grep '^|' "$numbers_tmp")
+    if [ $missing = 1 ]; then exit 1; fi
+    echo "part${part}_numbers: output as saved; its $(grep -c '^|' "$numbers_tmp") table rows are in the chapters"
+done
+rm -f "$numbers_tmp"
 
 # ---------------------------------------------------------------------------------------
 step "book figures are reproducible"

@@ -1,6 +1,9 @@
 //! The `ddpm` command: a thin launcher over the library's workflows.
 
-use clap::{Parser, Subcommand, ValueEnum};
+#[cfg(feature = "burn")]
+use clap::ValueEnum;
+use clap::{Parser, Subcommand};
+#[cfg(feature = "burn")]
 use ddpm::workflows::config::LrSchedule;
 use std::path::PathBuf;
 
@@ -57,8 +60,8 @@ enum Command {
 #[cfg(feature = "burn")]
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Network preset: small (the default run), tiny (tests), paper (Ho et al.'s layout,
-    /// 1.6M parameters; about 3x slower per step than small) or patched (small's 14x14 and 7x7
+    /// Network preset: small (the default run), tiny (tests), paper (Ho et al.'s recipe at a
+    /// quarter of their width, 1.6M parameters; about 3x slower per step than small) or patched (small's 14x14 and 7x7
     /// levels on 2x2 patches of the image; less than half of small's step).
     #[arg(long, default_value = "small")]
     preset: String,

@@ -1,5 +1,5 @@
 //! Sample-quality statistics (chapter 16), in plain `f64` ndarray so that they can be tested
-//! without burn: the Fréchet distance between two feature sets (the FID of Heusel et al. 2017,
+//! without burn: the squared Fréchet distance between two feature sets (the FID of Heusel et al. 2017,
 //! computed here in a LeNet classifier's features: the *Fréchet LeNet Distance*, FLD), the
 //! symmetric eigendecomposition it needs (Jacobi's method), and the classifier-confidence and
 //! label-entropy statistics.
@@ -171,8 +171,9 @@ pub fn sqrtm_psd(a: ArrayView2<f64>) -> Result<Array2<f64>, MetricsError> {
 }
 
 // ANCHOR: frechet_distance
-/// The Fréchet (2-Wasserstein) distance between $\mathcal N(\mu_1, \Sigma_1)$ and
-/// $\mathcal N(\mu_2, \Sigma_2)$ (Dowson & Landau 1982; the FID of Heusel et al. 2017):
+/// The **squared** Fréchet (2-Wasserstein) distance $d^2$ between $\mathcal N(\mu_1, \Sigma_1)$
+/// and $\mathcal N(\mu_2, \Sigma_2)$ (Dowson & Landau 1982; the FID of Heusel et al. 2017,
+/// which is $d^2$ too, despite its name):
 ///
 /// $$d^2 = \lVert\mu_1 - \mu_2\rVert^2 + \operatorname{tr}\Sigma_1 + \operatorname{tr}\Sigma_2 -
 ///   2\operatorname{tr}\big(\Sigma_1^{1/2}\,\Sigma_2\,\Sigma_1^{1/2}\big)^{1/2}.$$

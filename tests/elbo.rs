@@ -131,3 +131,106 @@ fn bad_inputs_return_documented_errors() {
         Err(ProbabilityError::NoSamples)
     ));
 }
+
+/// Chapter 5's gap for DDPM: L(x_0) = -log p_theta(x_0) + KL(q(x_{1:T} | x_0) || p_theta(x_{1:T} | x_0)),
+/// with the forward chain as the (fixed) variational distribution. At T = 5 (beta from 0.01 to
+/// 0.2), one pixel, four grey levels (0, 85, 170, 255) and their exact denoiser, for each level
+/// x_0 and both variance choices:
+/// - p_theta(x_0) by brute force: the density of x_T = N(0, 1) pushed through the reverse steps
+///   on a grid of 2,401 points (Riemann sums), then the decoder's bin probability at each x_1;
+/// - the same p_theta(x_0) by importance sampling over 20,000 forward chains,
+///   E_q[p_theta(x_{0:T}) / q(x_{1:T} | x_0)] = E_q[exp(-chain_bound)], within 4 standard errors
+///   (sample sd of the weights / sqrt(n)). Not for sigma^2 = beta_t at the edge levels +-1:
+///   there the decoder's bin reaches to infinity and p_theta(x_1 | x_0) has wider tails than the
+///   proposal q(x_1 | x_0), the weights' variance is infinite (single weights reach 2,000 times
+///   their mean) and the estimate runs low;
+/// - the bound L(x_0) (`bound_terms`, 20 replicates of 1,000 draws; se = sd / sqrt(20)) is above
+///   -log p_theta(x_0) by a gap of more than 4 standard errors: the KL is positive, since the
+///   Gaussian reverse steps of T = 5 are far from the true reverse process.
+#[test]
+fn ddpm_gap_is_bound_minus_log_evidence() {
+    use ddpm::diffusion::BetaSchedule;
+    use ddpm::diffusion::bound::{bound_terms, chain_bound, discretized_gaussian_log_likelihood};
+    use ddpm::diffusion::mixture::GaussianMixture as DataMixture;
+    use ddpm::diffusion::reverse::{Denoiser, ReverseOptions, VarianceKind, p_mean_variance};
+    use ddpm::diffusion::schedule::NoiseSchedule;
+    use ndarray::Array2;
+    let levels = [0.0, 85.0, 170.0, 255.0].map(|k: f64| 2.0 * k / 255.0 - 1.0);
+    let data = DataMixture::one_d(&[0.1, 0.2, 0.3, 0.4], &levels, &[1e-3; 4]).unwrap();
+    let s = NoiseSchedule::new(
+        BetaSchedule::Linear {
+            beta_start: 0.01,
+            beta_end: 0.2,
+        },
+        5,
+    )
+    .unwrap();
+    let den = data.denoiser(&s);
+    let normal = |x: f64, m: f64, v: f64| {
+        (-(x - m).powi(2) / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v).sqrt()
+    };
+    let mean_se = |v: &[f64]| {
+        let n = v.len() as f64;
+        let m = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+        (m, (var / n).sqrt())
+    };
+    let (lo, hi, g) = (-6.0, 6.0, 2401);
+    let h = (hi - lo) / (g - 1) as f64;
+    let grid = Array2::from_shape_fn((g, 1), |(j, _)| lo + j as f64 * h);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for kind in [VarianceKind::Beta, VarianceKind::PosteriorBeta] {
+        let opts = ReverseOptions::unclipped(kind);
+        // p_theta(x_1) on the grid: x_T ~ N(0, 1), then x_{t-1} ~ N(mu_theta(x_t), sigma_t^2)
+        let mut density: Vec<f64> = grid.iter().map(|&x| normal(x, 0.0, 1.0)).collect();
+        for t in (2..=5).rev() {
+            let p = p_mean_variance(&s, &grid, t, &den.predict_noise(&grid, t), opts);
+            density = (0..g)
+                .map(|k| {
+                    (0..g)
+                        .map(|j| density[j] * h * normal(grid[[k, 0]], p.mean[[j, 0]], p.variance))
+                        .sum()
+                })
+                .collect();
+        }
+        assert!((density.iter().sum::<f64>() * h - 1.0).abs() < 1e-6);
+        let decoder = p_mean_variance(&s, &grid, 1, &den.predict_noise(&grid, 1), opts);
+        for &x0 in &levels {
+            let p_grid: f64 = (0..g)
+                .map(|j| {
+                    let bin = discretized_gaussian_log_likelihood(
+                        x0,
+                        decoder.mean[[j, 0]],
+                        decoder.log_variance,
+                    );
+                    density[j] * h * bin.exp()
+                })
+                .sum();
+            let edge = x0.abs() == 1.0;
+            if !(edge && kind == VarianceKind::Beta) {
+                let xs = Array2::from_elem((20_000, 1), x0);
+                let w: Vec<f64> = chain_bound(&s, &den, &xs, kind, &mut rng)
+                    .iter()
+                    .map(|l| (-l).exp())
+                    .collect();
+                let (w_mean, w_se) = mean_se(&w);
+                assert!(
+                    (w_mean - p_grid).abs() < 4.0 * w_se,
+                    "{kind:?}, x0 = {x0}: importance sampling {w_mean} +- {w_se} vs grid {p_grid}"
+                );
+            }
+            let reps: Vec<f64> = (0..20)
+                .map(|_| {
+                    let xs = Array2::from_elem((1000, 1), x0);
+                    bound_terms(&s, &den, &xs, kind, &mut rng).total()
+                })
+                .collect();
+            let (l, l_se) = mean_se(&reps);
+            let gap = l + p_grid.ln();
+            assert!(
+                gap > 4.0 * l_se,
+                "{kind:?}, x0 = {x0}: gap {gap}, se {l_se}"
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@
 use ddpm::diffusion::forward::{q_mean_variance, q_sample};
 use ddpm::diffusion::posterior::q_posterior_mean_variance;
 use ddpm::diffusion::schedule::NoiseSchedule;
+use ddpm::probability::{Gaussian, Variance, gaussian_posterior};
 use ndarray::arr1;
 
 fn normal_pdf(x: f64, mean: f64, var: f64) -> f64 {
@@ -97,5 +98,73 @@ fn posterior_variance_is_below_beta() {
     for t in 2..=1000 {
         let q = q_posterior_mean_variance(&s, &arr1(&[0.0]), &arr1(&[0.0]), t);
         assert!(q.variance > 0.0 && q.variance < s.beta()[t - 1]);
+    }
+}
+
+/// Chapter 7: the posterior mean is not a weighted average of x_0 and x_t (coef1 + coef2 != 1)
+/// but chapter 3's precision-weighted average of two estimates of x_{t-1}: the prior mean
+/// sqrt(abar_{t-1}) x_0 (variance 1 - abar_{t-1}) and x_t / sqrt(alpha_t) (noise variance
+/// beta_t / alpha_t). Reference: `probability::gaussian_posterior`, chapter 3's conjugate update,
+/// a different code path from the schedule's coefficients.
+#[test]
+fn posterior_is_a_precision_weighted_average() {
+    for s in [
+        NoiseSchedule::linear(1000).unwrap(),
+        NoiseSchedule::cosine(1000).unwrap(),
+    ] {
+        for t in [2usize, 10, 100, 500, 1000] {
+            let i = t - 1;
+            let (x0, xt) = (0.6, -0.4);
+            let prior = Gaussian::new(
+                s.alpha_bar_prev()[i].sqrt() * x0,
+                Variance::new(1.0 - s.alpha_bar_prev()[i]).unwrap(),
+            )
+            .unwrap();
+            let noise = Variance::new(s.beta()[i] / s.alpha()[i]).unwrap();
+            let bayes = gaussian_posterior(&prior, noise, &[xt / s.alpha()[i].sqrt()]).unwrap();
+            let q = q_posterior_mean_variance(&s, &arr1(&[x0]), &arr1(&[xt]), t);
+            assert!((q.mean[0] - bayes.mean()).abs() < 1e-12, "t={t}");
+            assert!(((q.variance - bayes.variance().get()) / q.variance).abs() < 1e-9);
+            // the weights of the two estimates sum to 1 ...
+            let w_prior = s.beta()[i] / (1.0 - s.alpha_bar()[i]);
+            let w_obs = s.alpha()[i] * (1.0 - s.alpha_bar_prev()[i]) / (1.0 - s.alpha_bar()[i]);
+            assert!((w_prior + w_obs - 1.0).abs() < 1e-12);
+            assert!(
+                (w_prior * s.alpha_bar_prev()[i].sqrt() - s.posterior_mean_coef1()[i]).abs()
+                    < 1e-12
+            );
+        }
+        // ... while coef1 + coef2 falls short of 1 by about 1 - sqrt(alpha_T) at large t
+        let sum = s.posterior_mean_coef1()[999] + s.posterior_mean_coef2()[999];
+        assert!(sum < 0.995, "coef1 + coef2 = {sum} at t = 1000");
+    }
+}
+
+/// Chapter 7's figure: coef2 = sqrt(alpha_t) beta_tilde_t / beta_t. Both sides from the
+/// brute-force grid posterior, independently of the schedule's stored coefficients: the mean is
+/// linear in x_t, so coef2 is the slope of the grid mean between two values of x_t, and
+/// beta_tilde_t is the grid variance. Tolerance 1e-6 as for the grid test above.
+#[test]
+fn coef2_is_sqrt_alpha_times_beta_tilde_over_beta() {
+    for s in [
+        NoiseSchedule::linear(1000).unwrap(),
+        NoiseSchedule::cosine(1000).unwrap(),
+    ] {
+        for t in [2usize, 10, 100, 1000] {
+            let i = t - 1;
+            // two values of x_t one standard deviation of q(x_t | x_0) apart, around its mean
+            // (far from it the grid's products underflow)
+            let (x0, sd) = (0.3, s.sqrt_one_minus_alpha_bar()[i]);
+            let xt = s.sqrt_alpha_bar()[i] * x0;
+            let (m0, v) = grid_posterior(&s, x0, xt, t);
+            let (m1, _) = grid_posterior(&s, x0, xt + sd, t);
+            let coef2_grid = (m1 - m0) / sd;
+            let by_identity = s.alpha()[i].sqrt() * v / s.beta()[i];
+            assert!(
+                (coef2_grid - by_identity).abs() < 1e-6,
+                "t={t}: {coef2_grid} vs {by_identity}"
+            );
+            assert!((s.posterior_mean_coef2()[i] - coef2_grid).abs() < 1e-6);
+        }
     }
 }

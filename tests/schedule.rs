@@ -71,6 +71,31 @@ fn cosine_matches_its_closed_form() {
     assert_eq!(s.beta()[999], 0.999);
 }
 
+/// Chapter 6: the cosine schedule's clip at 0.999 acts on the last step only. Unclipped,
+/// f(T) = cos^2(pi/2) = 0 gives beta_T = 1 (alpha_T = 0: the reverse mean's 1/sqrt(alpha_T)
+/// blows up); f(T - k) ~ (k pi / (2 T (1 + s)))^2 gives beta_{T-1} ~ 1 - 1/4. With the clip,
+/// alpha_bar_T = 0.001 alpha_bar_{T-1} > 0.
+#[test]
+fn cosine_clip_touches_only_the_last_step() {
+    let s = NoiseSchedule::cosine(1000).unwrap();
+    let f = |t: f64| {
+        let c = ((t / 1000.0 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2).cos();
+        c * c
+    };
+    let unclipped = |t: f64| 1.0 - f(t) / f(t - 1.0);
+    assert!(unclipped(1000.0) > 1.0 - 1e-12, "{}", unclipped(1000.0));
+    let clipped: Vec<usize> = (1..=1000).filter(|&t| s.beta()[t - 1] >= 0.999).collect();
+    assert_eq!(clipped, vec![1000]);
+    // beta_{T-1} from the small-angle form, 1 - (1/2)^2, to O(1/T^2)
+    assert!((s.beta()[998] - 0.75).abs() < 1e-4, "{}", s.beta()[998]);
+    assert_relative_eq!(
+        s.alpha_bar()[999],
+        0.001 * s.alpha_bar()[998],
+        max_relative = 1e-12
+    );
+    assert!(s.alpha_bar()[999] > 0.0 && s.alpha()[999].sqrt() > 0.03);
+}
+
 #[test]
 fn derived_quantities_are_consistent() {
     for s in both() {

@@ -224,9 +224,10 @@ fn sigma_squared(schedule: &NoiseSchedule, i: usize, variance: VarianceKind) -> 
 
 /// The weight of the noise error in $L_{t-1}$ (Ho et al. 2020, Eq. (12)):
 ///
-/// $$L_{t-1} - C_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\,
+/// $$L_{t-1} - D\,C_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\,
 ///   \big\|\epsilon - \epsilon_\theta(x_t, t)\big\|^2 .$$
 ///
+/// for $x_t$ of $D$ dimensions ([`variance_mismatch_kl`] is $C_t$, per dimension).
 /// $L_\text{simple}$ (Eq. (14)) replaces this weight by 1.
 ///
 /// # Panics
@@ -397,3 +398,65 @@ where
     }
 }
 // ANCHOR_END: bound_terms
+
+/// $\log\mathcal N(x; m, v)$ of one coordinate, in nats.
+fn gaussian_log_density(x: f64, mean: f64, variance: f64) -> f64 {
+    -0.5 * ((2.0 * std::f64::consts::PI * variance).ln() + (x - mean).powi(2) / variance)
+}
+
+// ANCHOR: chain_bound
+/// The bound in its original form (Ho et al. 2020, Eq. (3)), before the rewrite into KL terms:
+/// one sample, per element of `x_start` (shape `[n, d]`, values on the pixel grid), of
+///
+/// $$-\log p(x_T) - \sum_{t=2}^{T}\log\frac{p_\theta(x_{t-1}\mid x_t)}{q(x_t\mid x_{t-1})}
+///   - \log\frac{p_\theta(x_0\mid x_1)}{q(x_1\mid x_0)},$$
+///
+/// along one whole forward chain $x_0 \to x_1 \to \dots \to x_T$ drawn step by step with
+/// [`q_step`](super::forward::q_step). Its mean over chains is $L$, the same number
+/// [`bound_terms`] computes from Eq. (5), where each step's ratio is integrated in closed form
+/// (the KL terms). Densities are in nats; the decoder
+/// $p_\theta(x_0 \mid x_1)$ is the discretised one of [`decoder_nll`] (a probability).
+pub fn chain_bound<M, R>(
+    schedule: &NoiseSchedule,
+    denoiser: &M,
+    x_start: &ndarray::Array2<f64>,
+    variance: VarianceKind,
+    rng: &mut R,
+) -> ndarray::Array2<f64>
+where
+    M: super::reverse::Denoiser<ndarray::Ix2> + ?Sized,
+    R: rand::Rng + ?Sized,
+{
+    let mut total = ndarray::Array2::<f64>::zeros(x_start.raw_dim());
+    let mut x_prev = x_start.clone();
+    for t in 1..=schedule.num_timesteps() {
+        let i = t - 1;
+        let noise = super::forward::standard_normal(x_start.raw_dim(), rng);
+        let x_t = super::forward::q_step(schedule, &x_prev, t, &noise);
+        let (sqrt_alpha, beta) = (schedule.alpha()[i].sqrt(), schedule.beta()[i]);
+        // + log q(x_t | x_{t-1}) = log N(x_t; sqrt(alpha_t) x_{t-1}, beta_t)
+        Zip::from(&mut total)
+            .and(&x_t)
+            .and(&x_prev)
+            .for_each(|l, &x, &xp| *l += gaussian_log_density(x, sqrt_alpha * xp, beta));
+        let eps = denoiser.predict_noise(&x_t, t);
+        if t == 1 {
+            // - log p_theta(x_0 | x_1): the discretised decoder
+            total += &decoder_nll(schedule, x_start, &x_t, &eps, variance);
+        } else {
+            // - log p_theta(x_{t-1} | x_t) = -log N(x_{t-1}; mu_theta(x_t, t), sigma_t^2)
+            let p = p_mean_variance(schedule, &x_t, t, &eps, ReverseOptions::unclipped(variance));
+            Zip::from(&mut total)
+                .and(&x_prev)
+                .and(&p.mean)
+                .for_each(|l, &x, &m| *l -= gaussian_log_density(x, m, p.variance));
+        }
+        x_prev = x_t;
+    }
+    // - log p(x_T), p(x_T) = N(0, I)
+    Zip::from(&mut total)
+        .and(&x_prev)
+        .for_each(|l, &x| *l -= gaussian_log_density(x, 0.0, 1.0));
+    total
+}
+// ANCHOR_END: chain_bound

@@ -467,6 +467,68 @@ impl GaussianMixture {
     }
     // ANCHOR_END: optimal_noise
 
+    // ANCHOR: posterior_variance_x0
+    /// $\operatorname{Var}[x_0 \mid x_t]$ of a **1-D** mixture, for
+    /// $x_t = \sqrt{\bar\alpha}\,x_0 + \sqrt{1-\bar\alpha}\,\epsilon$, row by row (`x_t` of shape
+    /// `[n, 1]`). Given component $k$ (variance $v_k$), $x_0$ has variance
+    /// $v_k(1-\bar\alpha)/c_k$ and mean $m_k$ ([`Self::posterior_mean_x0`]'s per-component
+    /// mean), $c_k = \bar\alpha v_k + 1 - \bar\alpha$; by the law of total variance
+    ///
+    /// $$\operatorname{Var}[x_0 \mid x_t] = \sum_k r_k\Big(\frac{v_k(1-\bar\alpha)}{c_k} + m_k^2\Big)
+    ///   - \Big(\sum_k r_k m_k\Big)^2 .$$
+    ///
+    /// # Panics
+    /// If the mixture is not 1-D, `alpha_bar` is not in $(0, 1]$ or `x_t` has other than one
+    /// column.
+    pub fn posterior_variance_x0(&self, alpha_bar: f64, x_t: &Array2<f64>) -> Array1<f64> {
+        assert_eq!(self.dim(), 1, "posterior_variance_x0 is for 1-D mixtures");
+        assert_eq!(x_t.ncols(), 1, "points have the wrong dimension");
+        let noised = self.noised(alpha_bar);
+        let sa = alpha_bar.sqrt();
+        x_t.column(0)
+            .iter()
+            .map(|&x| {
+                let r = noised.responsibilities(ndarray::arr1(&[x]).view());
+                let (mut first, mut second) = (0.0, 0.0);
+                for (k, rk) in r.iter().enumerate() {
+                    let (mu, v) = (self.means[k][0], self.covariances[k][[0, 0]]);
+                    let c = alpha_bar * v + 1.0 - alpha_bar;
+                    let m = mu + sa * v / c * (x - sa * mu);
+                    first += rk * m;
+                    second += rk * (v * (1.0 - alpha_bar) / c + m * m);
+                }
+                (second - first * first).max(0.0)
+            })
+            .collect()
+    }
+    // ANCHOR_END: posterior_variance_x0
+
+    // ANCHOR: reverse_step_variance
+    /// The variance of the true reverse step $q(x_{t-1} \mid x_t)$ of a **1-D** mixture under
+    /// `schedule`, row by row: averaging the posterior of chapter 7 over $x_0 \mid x_t$ (law of
+    /// total variance),
+    ///
+    /// $$\operatorname{Var}[x_{t-1} \mid x_t] = \tilde\beta_t
+    ///   + \Big(\frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\Big)^2\operatorname{Var}[x_0 \mid x_t],$$
+    ///
+    /// the first coefficient being `posterior_mean_coef1`. It is more than $\tilde\beta_t$, the
+    /// variance of $p_\theta$ with $\sigma_t^2 = \tilde\beta_t$ (chapter 8).
+    ///
+    /// # Panics
+    /// As [`Self::posterior_variance_x0`], or if `t` is not in `1..=T`.
+    pub fn reverse_step_variance(
+        &self,
+        schedule: &NoiseSchedule,
+        t: usize,
+        x_t: &Array2<f64>,
+    ) -> Array1<f64> {
+        let i = slot(schedule, t);
+        let coef1 = schedule.posterior_mean_coef1()[i];
+        self.posterior_variance_x0(schedule.alpha_bar()[i], x_t)
+            .mapv(|v| schedule.posterior_variance()[i] + coef1 * coef1 * v)
+    }
+    // ANCHOR_END: reverse_step_variance
+
     /// The exact denoiser $\epsilon^*(x_t, t) = \mathbb E[\epsilon \mid x_t]$ for this data under
     /// `schedule`, usable wherever a [`super::reverse::Denoiser`] is expected.
     pub fn denoiser<'a>(

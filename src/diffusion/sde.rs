@@ -6,7 +6,7 @@
 //!
 //! $$dx = -\tfrac12\beta(\tau)\,x\,d\tau + \sqrt{\beta(\tau)}\,dw,$$
 //!
-//! whose marginals are $x_\tau \mid x_0 \sim \mathcal N\big(\sqrt{\bar\alpha(\tau)}\,x_0,
+//! whose marginals are $x(\tau) \mid x_0 \sim \mathcal N\big(\sqrt{\bar\alpha(\tau)}\,x_0,
 //! (1-\bar\alpha(\tau))I\big)$ with $\bar\alpha(\tau) = \exp(-\int_0^\tau\beta(s)\,ds)$.
 //! [`VpSde::from_schedule`] picks the piecewise-constant $\beta(\tau)$ that makes
 //! $\bar\alpha(t/T)$ equal the discrete schedule's $\bar\alpha_t$ **exactly** at every grid
@@ -140,16 +140,41 @@ where
     let mut x = x_init;
     for k in (1..=steps).rev() {
         let tau = k as f64 * dt;
-        let g = sde.diffusion(tau);
-        // going backwards in time: x <- x - [f - g^2 s] dt + g sqrt(dt) z
-        let drift = sde.drift(&x, tau) - score(&x, tau) * (g * g);
-        x = x - drift * dt;
-        if k > 1 {
-            let z = standard_normal(x.raw_dim(), rng);
-            x = x + z * (g * dt.sqrt());
-        }
+        let s = score(&x, tau);
+        // the last step adds no noise
+        let z = if k > 1 {
+            standard_normal(x.raw_dim(), rng)
+        } else {
+            Array2::zeros(x.raw_dim())
+        };
+        x = reverse_sde_step(sde, &x, &s, tau, dt, &z);
     }
     Ok(x)
+}
+
+/// One Euler-Maruyama step of the reverse-time SDE, from $\tau$ back to $\tau - \Delta\tau$:
+///
+/// $$x(\tau-\Delta\tau) = x - \big[f(x,\tau) - g(\tau)^2 s\big]\Delta\tau + g(\tau)\sqrt{\Delta\tau}\,z
+///  = x + \big[\tfrac12\beta(\tau)\,x + \beta(\tau)\,s\big]\Delta\tau + \sqrt{\beta(\tau)\Delta\tau}\,z,$$
+///
+/// with `score` $= s = \nabla_x\log q_\tau(x)$ and the standard normal draws `z` given.
+/// With $s = -\epsilon/\sqrt{1-\bar\alpha}$ this is DDPM's ancestral step with
+/// $\sigma_t^2 = \beta_t$ to first order in $\beta_t$ (chapter 10).
+///
+/// # Panics
+/// If the shapes differ.
+pub fn reverse_sde_step(
+    sde: &VpSde,
+    x: &Array2<f64>,
+    score: &Array2<f64>,
+    tau: f64,
+    dt: f64,
+    z: &Array2<f64>,
+) -> Array2<f64> {
+    let g = sde.diffusion(tau);
+    // going backwards in time: x <- x - [f - g^2 s] dt + g sqrt(dt) z
+    let drift = sde.drift(x, tau) - score * (g * g);
+    x - &(drift * dt) + &(z * (g * dt.sqrt()))
 }
 // ANCHOR_END: reverse_sde
 

@@ -57,7 +57,7 @@ pub fn confident_share(probabilities: &[Vec<f64>], threshold: f64) -> f64 {
     }
 }
 
-/// Exercise 16.3: the Fréchet distance $d^2$ between two Gaussians with **diagonal**
+/// Exercise 16.3: the squared Fréchet distance $d^2$ between two Gaussians with **diagonal**
 /// covariances, given the means and the per-coordinate **variances** $\sigma^2_{1,i}$,
 /// $\sigma^2_{2,i}$. The matrix square roots are then elementwise, and
 ///
@@ -80,7 +80,7 @@ pub fn frechet_distance_diagonal(mean1: &[f64], var1: &[f64], mean2: &[f64], var
     }
 }
 
-/// Exercise 16.4: the Fréchet distance between two **2-D** Gaussians without an eigensolver.
+/// Exercise 16.4: the squared Fréchet distance $d^2$ between two **2-D** Gaussians without an eigensolver.
 /// For a $2\times 2$ matrix $M$ with non-negative eigenvalues $\lambda_1, \lambda_2$,
 /// $\operatorname{tr} M^{1/2} = \sqrt{\lambda_1} + \sqrt{\lambda_2} =
 /// \sqrt{\operatorname{tr} M + 2\sqrt{\det M}}$. Apply it to $M = \Sigma_1\Sigma_2$:

@@ -160,7 +160,11 @@ pub fn p_sample(
 /// One DDIM step from $t$ to $s < t$ (Song et al. 2021, Eq. (12); $\bar\alpha_0 = 1$):
 /// $$ x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\,\hat\epsilon +
 ///   \sigma z,\quad \sigma = \eta\sqrt{\tfrac{1-\bar\alpha_s}{1-\bar\alpha_t}}
-///   \sqrt{1 - \tfrac{\bar\alpha_t}{\bar\alpha_s}}. $$
+///   \sqrt{1 - \tfrac{\bar\alpha_t}{\bar\alpha_s}}, $$
+/// with $\hat x_0$ from $\epsilon_\theta(x_t, t)$ and
+/// $\hat\epsilon = (x_t - \sqrt{\bar\alpha_t}\,\hat x_0)/\sqrt{1-\bar\alpha_t}$: that is
+/// $\epsilon_\theta$ itself without clipping, and the noise consistent with the clipped
+/// $\hat x_0$ with it.
 // The eight inputs are the step's own quantities (model, schedule, x_t, t, s, eta, clipping,
 // noise); bundling them into a struct would hide the equation's shape.
 #[allow(clippy::too_many_arguments)]
