@@ -2,7 +2,8 @@
 # The one check command (README: `bash scripts/check.sh`; .ci/run calls it too).
 # Installs what it needs when missing, then: format, lint, every test and doctest (with the
 # exercise solutions), proves the exercise grader bites (stubs fail), re-renders the book's
-# figures and compares bytes, builds the book, and executes the notebooks.
+# figures and compares bytes, checks the results page against the JSON reports, builds the
+# book, and executes the notebooks. CONTRIBUTING.md says what it costs.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
 # are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs);
@@ -128,6 +129,15 @@ for f in "$fig_tmp"/*; do
 done
 echo "$(ls "$fig_tmp" | wc -l) figures match chapters/figures/"
 rm -rf "$fig_tmp"
+
+# ---------------------------------------------------------------------------------------
+step "the results page is what the reports give"
+# chapters/results.md (the book's appendix) is written from chapters/output/*.json by
+# examples/results_page.rs, which needs no burn (`cargo run --release --no-default-features
+# --example results_page` writes the page without building it). Here it runs with the check's
+# features instead: `cargo test` above already compiled the example that way, so this step
+# reuses that build rather than compiling the library a second time without burn.
+cargo run "${profile[@]}" --release --features "$with_solutions" --quiet --example results_page -- --check
 
 # ---------------------------------------------------------------------------------------
 step "book"
