@@ -1,5 +1,6 @@
-//! Writes the book's results appendix, `chapters/results.md`, from the JSON reports in
-//! `chapters/output/`, so that no number on that page is typed by hand:
+//! Writes the book's results appendix, `chapters/results.md`, and README's results table (the
+//! lines between its `<!-- results: ... -->` and `<!-- end of results -->`) from the JSON
+//! reports in `chapters/output/`, so that none of their numbers is typed by hand:
 //!
 //! ```text
 //! cargo run --release --no-default-features --example results_page              # write it
@@ -7,7 +8,8 @@
 //! ```
 //!
 //! `--check` (a step of `scripts/check.sh`) writes nothing and fails when the committed page
-//! differs from what this program writes, saying how to regenerate it.
+//! or README's table differs from what this program writes, saying how to regenerate them.
+//! README's rows are the entries of [`HEADLINES`].
 //!
 //! Each report file belongs to one kind of report in [`KINDS`], chosen by its name; a file
 //! that no kind claims is an error, so a new report cannot be left off the page silently. A
@@ -355,6 +357,132 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
 }
 
 // ------------------------------------------------------------------------------------------
+// README's results table
+
+/// Where README's results table sits: between these two lines, which the table replaces.
+const README: &str = "README.md";
+const README_BEGIN: &str =
+    "<!-- results: written by examples/results_page.rs from chapters/output/*.json -->";
+const README_END: &str = "<!-- end of results -->";
+
+/// One row of README's results table: what it shows and the numbers, from one eval report.
+struct Headline {
+    /// The report, in `chapters/output/`.
+    report: &'static str,
+    /// The chapter the row links to, in `chapters/`.
+    chapter: &'static str,
+    /// The row's "what" and "measured" cells, or `None` when the report lacks them.
+    cells: fn(&EvalReport) -> Option<(String, String)>,
+}
+
+/// README's results table, top to bottom.
+const HEADLINES: &[Headline] = &[
+    Headline {
+        report: "eval-default.json",
+        chapter: "15-likelihood.md",
+        cells: |e| {
+            let b = e.bound.as_ref()?;
+            let p = b.parts.iter().find(|p| p.variance == "posterior_beta")?;
+            let all = match &e.quality {
+                Some(q) if q.test_images == b.images => "all ",
+                _ => "",
+            };
+            Some((
+                format!(
+                    "bound on {all}{} test digits, shipped weights, σ² = β̃",
+                    thousands(b.images)
+                ),
+                format!("{:.3} ± {:.3} bits/dim", p.bits_per_dim, p.standard_error),
+            ))
+        },
+    },
+    Headline {
+        report: "eval-default.json",
+        chapter: "16-sample-quality.md",
+        cells: |e| sample_cells(e, "of the shipped weights"),
+    },
+    Headline {
+        report: "eval-20min-patched-6800-steps-1000-samples.json",
+        chapter: "17-samplers.md",
+        cells: |e| {
+            sample_cells(
+                e,
+                &format!(
+                    "of the `patched` preset after {} steps",
+                    thousands(e.config.steps)
+                ),
+            )
+        },
+    },
+];
+
+/// The cells of a report's first sampler: its samples, and FLD, confident share, entropy.
+fn sample_cells(e: &EvalReport, of: &str) -> Option<(String, String)> {
+    let q = e.quality.as_ref()?;
+    let row = q.samplers.first()?;
+    let x = &row.quality;
+    Some((
+        format!(
+            "{} samples {of}, {}",
+            thousands(x.count),
+            row.sampler.replace(" eta=", ", η = ")
+        ),
+        format!(
+            "FLD {:.1} (floor {:.1}), {} confident, label entropy {:.3}",
+            x.fld,
+            q.floor.fld,
+            percent(x.confident_share),
+            x.label_entropy
+        ),
+    ))
+}
+
+/// README's results table (the lines between the markers), so that its numbers, too, are
+/// read from the reports rather than typed.
+fn readme_table(root: &Path, reports: &[Report]) -> Result<String> {
+    let mut s = String::from(
+        "| what (report in `chapters/output/`) | measured | chapter |\n|---|---|---|\n",
+    );
+    for h in HEADLINES {
+        let report = reports
+            .iter()
+            .find(|r| r.name == h.report)
+            .with_context(|| format!("README's results table needs {REPORTS}/{}", h.report))?;
+        let (what, measured) = (h.cells)(&report.parse()?)
+            .with_context(|| format!("{}: no figures for README's results table", h.report))?;
+        let text = std::fs::read_to_string(root.join("chapters").join(h.chapter))
+            .with_context(|| format!("chapters/{}", h.chapter))?;
+        writeln!(
+            s,
+            "| {what} (`{}`) | {measured} | [{}](chapters/{}) |",
+            h.report,
+            chapter_label(h.chapter, &text),
+            h.chapter
+        )?;
+    }
+    Ok(s)
+}
+
+/// `readme` with the lines between the markers replaced by `table`.
+fn splice_readme(readme: &str, table: &str) -> Result<String> {
+    let (Some(begin), Some(end)) = (readme.find(README_BEGIN), readme.find(README_END)) else {
+        bail!(
+            "{README} lacks the lines\n  {README_BEGIN}\n  {README_END}\naround its results table"
+        );
+    };
+    let after_begin = begin + README_BEGIN.len() + 1; // and its newline
+    if end < after_begin {
+        bail!("{README}: {README_END:?} comes before {README_BEGIN:?}");
+    }
+    // A blank line ends the table before the closing comment.
+    Ok(format!(
+        "{}{table}\n{}",
+        &readme[..after_begin],
+        &readme[end..]
+    ))
+}
+
+// ------------------------------------------------------------------------------------------
 // Formatting
 
 /// `280177` as `280,177`, the way the chapters write numbers.
@@ -475,8 +603,8 @@ fn file_name(path: &Path) -> Result<String> {
         .with_context(|| format!("{}: not a UTF-8 file name", path.display()))
 }
 
-/// The whole page, from the reports under `root`.
-fn render(root: &Path) -> Result<String> {
+/// Every report under `root`, sorted by name.
+fn read_reports(root: &Path) -> Result<Vec<Report>> {
     let mut reports = Vec::new();
     for entry in std::fs::read_dir(root.join(REPORTS)).context(REPORTS)? {
         let path = entry?.path();
@@ -488,6 +616,11 @@ fn render(root: &Path) -> Result<String> {
         }
     }
     reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(reports)
+}
+
+/// The whole page, from the reports under `root`.
+fn render(root: &Path, reports: &[Report]) -> Result<String> {
     let names: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
     let cited = Citations::find(root, &names)?;
 
@@ -537,36 +670,46 @@ fn main() -> Result<()> {
         _ => bail!("usage: results_page [--check]"),
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let page = render(&root)?;
-    let path = root.join(PAGE);
-    if check {
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        if committed != page {
+    let reports = read_reports(&root)?;
+    let readme = std::fs::read_to_string(root.join(README)).context(README)?;
+    // Each file this program writes, with what it should hold.
+    let outputs = [
+        (PAGE, render(&root, &reports)?),
+        (
+            README,
+            splice_readme(&readme, &readme_table(&root, &reports)?)?,
+        ),
+    ];
+    for (file, generated) in &outputs {
+        let path = root.join(file);
+        if check {
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            if committed == *generated {
+                continue;
+            }
             let line = committed
                 .lines()
-                .zip(page.lines())
+                .zip(generated.lines())
                 .position(|(a, b)| a != b)
-                .unwrap_or_else(|| committed.lines().count().min(page.lines().count()));
+                .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
             eprintln!(
-                "{PAGE} differs from what chapters/output/*.json give (first at line {}):\n  \
+                "{file} differs from what {REPORTS}/*.json give (first at line {}):\n  \
                  committed: {}\n  generated: {}\nrun\n  {REGENERATE}\nand commit the result",
                 line + 1,
                 committed.lines().nth(line).unwrap_or("(end of file)"),
-                page.lines().nth(line).unwrap_or("(end of file)"),
+                generated.lines().nth(line).unwrap_or("(end of file)"),
             );
             std::process::exit(1);
+        } else {
+            std::fs::write(&path, generated).with_context(|| file.to_string())?;
+            println!("wrote {file}");
         }
+    }
+    if check {
         println!(
-            "{PAGE} matches the {} reports",
-            std::fs::read_dir(root.join(REPORTS))?
-                .filter(|e| e
-                    .as_ref()
-                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
-                .count()
+            "{PAGE} and {README}'s results table match the {} reports",
+            reports.len()
         );
-    } else {
-        std::fs::write(&path, &page).with_context(|| PAGE.to_string())?;
-        println!("wrote {PAGE}");
     }
     Ok(())
 }

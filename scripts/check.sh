@@ -131,12 +131,13 @@ echo "$(ls "$fig_tmp" | wc -l) figures match chapters/figures/"
 rm -rf "$fig_tmp"
 
 # ---------------------------------------------------------------------------------------
-step "the results page is what the reports give"
-# chapters/results.md (the book's appendix) is written from chapters/output/*.json by
-# examples/results_page.rs, which needs no burn (`cargo run --release --no-default-features
-# --example results_page` writes the page without building it). Here it runs with the check's
-# features instead: `cargo test` above already compiled the example that way, so this step
-# reuses that build rather than compiling the library a second time without burn.
+step "the results page and README's results table are what the reports give"
+# chapters/results.md (the book's appendix) and README's results table are written from
+# chapters/output/*.json by examples/results_page.rs, which needs no burn (`cargo run --release
+# --no-default-features --example results_page` writes them without building burn). Here it
+# runs with the check's features instead: `cargo test` above already compiled the example that
+# way, so this step reuses that build rather than compiling the library a second time without
+# burn.
 cargo run "${profile[@]}" --release --features "$with_solutions" --quiet --example results_page -- --check
 
 # ---------------------------------------------------------------------------------------
