@@ -182,14 +182,15 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
          `ddpm eval` writes one report per weights folder: the training configuration saved \
          with the weights, the variational bound on test digits ([chapter 15](15-likelihood.md)) \
          and the sample quality of each sampler against a floor and a ceiling of as many \
-         images ([chapter 16](16-sample-quality.md)). These are all the `eval-*.json` reports in `chapters/output/`.\n\n",
+         images ([chapter 16](16-sample-quality.md)). These are all the `eval-*.json` reports \
+         in `chapters/output/`.\n\n",
     );
 
     s.push_str(
         "### The weights measured\n\n\
          Weights folders under `/tmp` were temporary folders holding a run's checkpoint; the \
          citing chapter says which run. Levels: the channel multiplier of each U-Net level \
-         times the base channels; patch 1 means no patches (chapter 12).\n\n\
+         times the base channels; patch 1 means no patches ([chapter 12](12-unet.md)).\n\n\
          | report | cited in | weights | parameters | levels | patch | steps | batch | \
          learning rate | loss | EMA decay | threads |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|\n",
@@ -231,10 +232,10 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
     s.push_str(
         "\n### Sample quality\n\n\
          Each sampler's samples scored by the MNIST classifier against the test digits \
-         (chapter 16): the Fréchet LeNet distance (FLD), also as a multiple of the floor's \
-         (real training digits, as many as samples), the share classified with confidence \
-         at least 0.9, and the entropy of the predicted labels in nats. Seconds: wall time \
-         to draw all the samples. A FLD compares only with FLDs of as many samples.\n\n\
+         ([chapter 16](16-sample-quality.md)): the Fréchet LeNet distance (FLD), also as a \
+         multiple of the floor's (real training digits, as many as samples), the share \
+         classified with confidence at least 0.9, and the entropy of the predicted labels \
+         in nats. Seconds: wall time to draw all the samples. A FLD compares only with FLDs of as many samples.\n\n\
          | report | sampler | network evaluations | samples | seconds | FLD | x floor | \
          confident share | label entropy | predicted labels 0-9 |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
@@ -307,7 +308,8 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
 
     s.push_str(
         "### Variational bound\n\n\
-         The bound on $-\\log_2 p(x_0)$ per pixel over the first test digits (chapter 15), \
+         The bound on $-\\log_2 p(x_0)$ per pixel over the first test digits \
+         ([chapter 15](15-likelihood.md)), \
          for each choice of $\\sigma_t^2$: in total with its standard error, and its parts: \
          the prior term $L_T$, the denoising terms $\\sum_{t=2}^T L_{t-1}$ and the decoder \
          term $L_0$, in bits/dim. Exact: every term $t = 1, \\dots, T$ for each image; \
