@@ -3,7 +3,8 @@
 # Installs what it needs when missing, then: format, lint, every test and doctest (with the
 # exercise solutions), proves the exercise grader bites (stubs fail), checks that the book's
 # tables are the output of examples/part1_numbers and part2_numbers, re-renders the book's
-# figures and compares bytes, builds the book, and executes the notebooks.
+# figures and compares bytes, checks the results page against the JSON reports, builds the
+# book, and executes the notebooks. CONTRIBUTING.md says what it costs.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
 # are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs);
@@ -156,6 +157,16 @@ for f in "$fig_tmp"/*; do
 done
 echo "$(ls "$fig_tmp" | wc -l) figures match chapters/figures/"
 rm -rf "$fig_tmp"
+
+# ---------------------------------------------------------------------------------------
+step "the results page and README's results table are what the reports give"
+# chapters/results.md (the book's appendix) and README's results table are written from
+# chapters/output/*.json by examples/results_page.rs, which needs no burn (`cargo run --release
+# --no-default-features --example results_page` writes them without building burn). Here it
+# runs with the check's features instead: `cargo test` above already compiled the example that
+# way, so this step reuses that build rather than compiling the library a second time without
+# burn.
+cargo run "${profile[@]}" --release --features "$with_solutions" --quiet --example results_page -- --check
 
 # ---------------------------------------------------------------------------------------
 step "book"
