@@ -43,10 +43,16 @@ struct Kind {
 }
 
 /// Every kind of report on the page, in page order.
-const KINDS: &[Kind] = &[Kind {
-    prefix: "eval-",
-    render: eval_section,
-}];
+const KINDS: &[Kind] = &[
+    Kind {
+        prefix: "eval-",
+        render: eval_section,
+    },
+    Kind {
+        prefix: "bench-",
+        render: bench_section,
+    },
+];
 
 /// One report file, read.
 struct Report {
@@ -66,6 +72,113 @@ impl Report {
     fn link(&self) -> String {
         format!("[`{}`](output/{})", self.name, self.name)
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// `ddpm bench --report` reports (`ddpm::workflows::bench::BenchReport`)
+
+/// `BenchReport`: what `ddpm bench --report FILE` writes.
+#[derive(Deserialize)]
+struct BenchReport {
+    command: String,
+    machine: String,
+    torch_version: Option<String>,
+    presets: Vec<BenchPreset>,
+    ops: Vec<BenchOp>,
+}
+
+/// `PresetRow`.
+#[derive(Deserialize)]
+struct BenchPreset {
+    preset: String,
+    params: usize,
+    batch: usize,
+    train_step_ms: f64,
+    forward_ms: f64,
+    burn_train_step_ms: Option<f64>,
+    burn_forward_ms: Option<f64>,
+    torch_train_step_ms: Option<f64>,
+    torch_forward_ms: Option<f64>,
+}
+
+/// `OpRow`.
+#[derive(Deserialize)]
+struct BenchOp {
+    name: String,
+    forward_ms: f64,
+    train_ms: f64,
+    burn_forward_ms: Option<f64>,
+    burn_train_ms: Option<f64>,
+    torch_forward_ms: Option<f64>,
+    torch_train_ms: Option<f64>,
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+fn times(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".into(),
+    }
+}
+
+/// One section per benchmark report: the presets' training step and forward pass, and the
+/// operations, in ms for this crate, burn's own operations and PyTorch, with the ratios.
+fn bench_section(reports: &[&Report], cited: &Citations) -> Result<String> {
+    let mut out = String::from("## Speed: `ddpm bench`\n\n");
+    for r in reports {
+        let b: BenchReport = r.parse()?;
+        out += &format!(
+            "{} (cited in {}): `{}` on {}{}.\n\n",
+            r.link(),
+            cited.of(&r.name),
+            b.command,
+            b.machine,
+            b.torch_version
+                .as_ref()
+                .map_or(String::new(), |v| format!(", PyTorch {v}"))
+        );
+        out += "| preset | parameters | batch | train ms: ddpm | burn ops | PyTorch | ddpm / PyTorch | forward ms: ddpm | burn ops | PyTorch | ddpm / PyTorch |\n";
+        out += "|---|---|---|---|---|---|---|---|---|---|---|\n";
+        for p in &b.presets {
+            out += &format!(
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                p.preset,
+                p.params,
+                p.batch,
+                ms(Some(p.train_step_ms)),
+                ms(p.burn_train_step_ms),
+                ms(p.torch_train_step_ms),
+                times(Some(p.train_step_ms), p.torch_train_step_ms),
+                ms(Some(p.forward_ms)),
+                ms(p.burn_forward_ms),
+                ms(p.torch_forward_ms),
+                times(Some(p.forward_ms), p.torch_forward_ms),
+            );
+        }
+        if !b.ops.is_empty() {
+            out += "\n| operation | forward ms: ddpm | burn ops | PyTorch | ddpm / PyTorch | forward+backward ms: ddpm | burn ops | PyTorch | ddpm / PyTorch |\n";
+            out += "|---|---|---|---|---|---|---|---|---|\n";
+            for o in &b.ops {
+                out += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    o.name,
+                    ms(Some(o.forward_ms)),
+                    ms(o.burn_forward_ms),
+                    ms(o.torch_forward_ms),
+                    times(Some(o.forward_ms), o.torch_forward_ms),
+                    ms(Some(o.train_ms)),
+                    ms(o.burn_train_ms),
+                    ms(o.torch_train_ms),
+                    times(Some(o.train_ms), o.torch_train_ms),
+                );
+            }
+        }
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 // ------------------------------------------------------------------------------------------

@@ -670,7 +670,10 @@ mod launch {
             }
         };
         let report = BenchReport::new(
-            std::env::args().collect::<Vec<_>>().join(" "),
+            std::iter::once("ddpm".to_string())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" "),
             a.batch,
             a.iterations,
             a.threads,

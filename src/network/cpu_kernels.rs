@@ -285,6 +285,7 @@ fn plan(batch: usize) -> (usize, usize) {
     }
 }
 
+// ANCHOR: conv2d_forward
 /// The forward convolution: `out[b] = W im2col(x[b]) + bias`, `[batch, c_out, h_out, w_out]`.
 ///
 /// # Panics
@@ -350,6 +351,7 @@ pub fn conv2d_forward(
     }
     out
 }
+// ANCHOR_END: conv2d_forward
 
 /// The gradients of [`conv2d_forward`] with respect to its input (when asked for), its
 /// weights and its bias.
