@@ -289,7 +289,8 @@ fn plan(batch: usize) -> (usize, usize) {
 /// The forward convolution: `out[b] = W im2col(x[b]) + bias`, `[batch, c_out, h_out, w_out]`.
 ///
 /// # Panics
-/// When a slice length does not match `g` (the callers build `g` from the tensors' shapes).
+/// When `g` is not [`ConvGeometry::is_valid`] or a slice length does not match it (the
+/// callers build `g` from the tensors' shapes and check it).
 pub fn conv2d_forward(
     g: &ConvGeometry,
     x: &[f32],

@@ -464,79 +464,60 @@ impl BenchReport {
     /// The report as two text tables: ms for ddpm, burn's operations and PyTorch, and the
     /// ratios ddpm / PyTorch and burn / PyTorch (`-` where not measured).
     pub fn table(&self) -> String {
-        let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
-        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-            _ => "-".to_string(),
+        // "ddpm / burn / torch | ddpm/torch burn/torch" for one timing
+        let side_by_side = |ddpm: f64, burn: Option<f64>, torch: Option<f64>| {
+            let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+            let ratio = |a: Option<f64>| match (a, torch) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+                _ => "-".to_string(),
+            };
+            format!(
+                "{:>22} | {:>9} {:>9}",
+                format!("{} / {} / {}", cell(Some(ddpm)), cell(burn), cell(torch)),
+                ratio(Some(ddpm)),
+                ratio(burn)
+            )
+        };
+        let heading = |what: &str| {
+            format!(
+                "{:>22} | {:>9} {:>9}",
+                format!("{what} ms: ddpm/burn/torch"),
+                "ddpm/torch",
+                "burn/torch"
+            )
         };
         let mut out = format!("machine: {}\n\n", self.machine);
         out += &format!(
-            "{:<8} {:>9} {:>5} | {:>22} | {:>9} {:>9} | {:>22} | {:>9} {:>9}\n",
+            "{:<8} {:>9} {:>5} | {} | {}\n",
             "preset",
             "params",
             "batch",
-            "train ms: ddpm/burn/torch",
-            "ddpm/torch",
-            "burn/torch",
-            "forward ms: ddpm/burn/torch",
-            "ddpm/torch",
-            "burn/torch"
+            heading("train"),
+            heading("forward")
         );
         for r in &self.presets {
             out += &format!(
-                "{:<8} {:>9} {:>5} | {:>22} | {:>9} {:>9} | {:>22} | {:>9} {:>9}\n",
+                "{:<8} {:>9} {:>5} | {} | {}\n",
                 r.preset,
                 r.params,
                 r.batch,
-                format!(
-                    "{} / {} / {}",
-                    cell(Some(r.train_step_ms)),
-                    cell(r.burn_train_step_ms),
-                    cell(r.torch_train_step_ms)
-                ),
-                ratio(Some(r.train_step_ms), r.torch_train_step_ms),
-                ratio(r.burn_train_step_ms, r.torch_train_step_ms),
-                format!(
-                    "{} / {} / {}",
-                    cell(Some(r.forward_ms)),
-                    cell(r.burn_forward_ms),
-                    cell(r.torch_forward_ms)
-                ),
-                ratio(Some(r.forward_ms), r.torch_forward_ms),
-                ratio(r.burn_forward_ms, r.torch_forward_ms),
+                side_by_side(r.train_step_ms, r.burn_train_step_ms, r.torch_train_step_ms),
+                side_by_side(r.forward_ms, r.burn_forward_ms, r.torch_forward_ms),
             );
         }
         if !self.ops.is_empty() {
             out += &format!(
-                "\n{:<26} | {:>22} | {:>9} {:>9} | {:>22} | {:>9} {:>9}\n",
+                "\n{:<26} | {} | {}\n",
                 format!("operation (batch {})", self.batch),
-                "forward ms: ddpm/burn/torch",
-                "ddpm/torch",
-                "burn/torch",
-                "fwd+bwd ms: ddpm/burn/torch",
-                "ddpm/torch",
-                "burn/torch"
+                heading("forward"),
+                heading("fwd+bwd")
             );
             for o in &self.ops {
                 out += &format!(
-                    "{:<26} | {:>22} | {:>9} {:>9} | {:>22} | {:>9} {:>9}\n",
+                    "{:<26} | {} | {}\n",
                     o.name,
-                    format!(
-                        "{} / {} / {}",
-                        cell(Some(o.forward_ms)),
-                        cell(o.burn_forward_ms),
-                        cell(o.torch_forward_ms)
-                    ),
-                    ratio(Some(o.forward_ms), o.torch_forward_ms),
-                    ratio(o.burn_forward_ms, o.torch_forward_ms),
-                    format!(
-                        "{} / {} / {}",
-                        cell(Some(o.train_ms)),
-                        cell(o.burn_train_ms),
-                        cell(o.torch_train_ms)
-                    ),
-                    ratio(Some(o.train_ms), o.torch_train_ms),
-                    ratio(o.burn_train_ms, o.torch_train_ms),
+                    side_by_side(o.forward_ms, o.burn_forward_ms, o.torch_forward_ms),
+                    side_by_side(o.train_ms, o.burn_train_ms, o.torch_train_ms),
                 );
             }
         }
