@@ -518,7 +518,7 @@ const HEADLINES: &[Headline] = &[
     },
     Headline {
         report: "eval-20min-patched-6800-steps-1000-samples.json",
-        chapter: "17-samplers.md",
+        chapter: "recipes.md",
         cells: |e| {
             sample_cells(
                 e,

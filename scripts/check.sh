@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one check command (README: `bash scripts/check.sh`; .ci/run calls it too).
-# Installs what it needs when missing, then: format, lint, every test and doctest (with the
-# exercise solutions), proves the exercise grader bites (stubs fail), checks that the book's
-# tables are the output of examples/part1_numbers and part2_numbers, re-renders the book's
-# figures and compares bytes, checks the results page against the JSON reports, builds the
-# book, and executes the notebooks. CONTRIBUTING.md says what it costs.
+# Installs what it needs when missing, then: format, the notebooks match their sources, lint,
+# every test and doctest (with the exercise solutions), proves the exercise grader bites (stubs
+# fail), checks that the book's tables are the output of examples/part1_numbers and
+# part2_numbers, re-renders the book's figures and compares bytes, checks the results page
+# against the JSON reports, builds the book, and executes the notebooks. CONTRIBUTING.md says
+# what it costs.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
 # are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs);
@@ -71,6 +72,10 @@ fi
 
 step "format and lint"
 cargo fmt --all -- --check
+# Each notebook is written from its source notebooks/src/NN-slug.rs (Rust in jupytext's percent
+# format) by notebooks/convert.py: a stale .ipynb fails here, even with DDPM_SKIP_NOTEBOOKS=1
+# (Python's standard library only; well under a second).
+python3 notebooks/convert.py --check
 # The math layers (Parts I-II, figures, data) must build without burn: notebooks rely on it.
 cargo clippy --release --no-default-features --lib -- -D warnings
 # Every other lint runs inside the release builds below: clippy-driver as cargo's

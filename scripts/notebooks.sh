@@ -85,8 +85,9 @@ if bad:
     sys.exit("notebooks committed with outputs (clear them): " + ", ".join(bad))
 PY
 
-# The notebooks are written by notebooks/generate.py (the source of truth): they must match it.
-[ $warm_only = 1 ] || python3 notebooks/generate.py --check
+# The notebooks are written from their sources, notebooks/src/NN-slug.rs, by
+# notebooks/convert.py: they must match them.
+[ $warm_only = 1 ] || python3 notebooks/convert.py --check
 
 out="${NOTEBOOK_OUT:-$(mktemp -d)}"
 start=$(date +%s)
