@@ -12,7 +12,7 @@ use ddpm::network::cpu_kernels::{
     ConvGeometry, NormGeometry, col2im, conv2d_backward, conv2d_forward, group_norm_backward,
     group_norm_forward, im2col,
 };
-use ddpm::network::fast;
+use ddpm::network::{cpu_kernels, fast};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -403,4 +403,162 @@ fn group_norm_normalises_each_group() {
             .chain(&grads.beta)
             .all(|&v| v == 0.0)
     );
+}
+
+/// The vectorisable `exp` of the GroupNorm kernels against `f64`'s, on a fine grid of the
+/// range it serves ([-87, 88]): within 4 units in the last place of `f32` (Cephes states
+/// ~1e-7 relative for its polynomial; the argument reduction adds a little).
+#[test]
+fn exp_f32_is_within_four_ulp_of_exp() {
+    let ulp = f32::EPSILON as f64; // relative spacing of f32 near 1
+    let mut worst = 0.0f64;
+    let mut x = -87.0f32;
+    while x <= 88.0 {
+        let ours = cpu_kernels::exp_f32(x) as f64;
+        let exact = (x as f64).exp();
+        worst = worst.max(((ours - exact) / exact).abs());
+        x += 1.0e-3;
+    }
+    assert!(
+        worst < 4.0 * ulp,
+        "worst relative error {worst:e} ({:.2} ulp)",
+        worst / ulp
+    );
+    // outside the range it saturates rather than overflowing to inf or NaN
+    assert!(cpu_kernels::exp_f32(1.0e4).is_finite());
+    assert!(cpu_kernels::exp_f32(-1.0e4) >= 0.0);
+}
+
+/// A group as large as the `paper` U-Net's (4 channels of 28 x 28 = 3,136 values) far from
+/// zero (mean 50, spread 0.1): the kernel's statistics, summed in `f32` lanes, still give
+/// mean 0 and variance var / (var + eps) to 1e-5, as the definition computed in `f64` does.
+#[test]
+fn group_norm_is_accurate_for_large_groups_far_from_zero() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let g = NormGeometry {
+        batch: 2,
+        channels: 8,
+        groups: 2,
+        pixels: 28 * 28,
+        epsilon: 1e-5,
+    };
+    let n = g.batch * g.channels * g.pixels;
+    let x: Vec<f32> = random(n, &mut rng)
+        .into_iter()
+        .map(|v| 50.0 + 0.1 * v)
+        .collect();
+    let out = group_norm_forward(&g, &x, &[1.0; 8], &[0.0; 8], false);
+    let group = 4 * 28 * 28;
+    for (group_in, group_out) in x.chunks(group).zip(out.chunks(group)) {
+        let m = group as f64;
+        let mean_in = group_in.iter().map(|&v| v as f64).sum::<f64>() / m;
+        let var_in = group_in
+            .iter()
+            .map(|&v| (v as f64 - mean_in).powi(2))
+            .sum::<f64>()
+            / m;
+        let expected: Vec<f64> = group_in
+            .iter()
+            .map(|&v| (v as f64 - mean_in) / (var_in + 1e-5).sqrt())
+            .collect();
+        let err = group_out
+            .iter()
+            .zip(&expected)
+            .fold(0.0f64, |e, (&a, &b)| e.max((a as f64 - b).abs()));
+        // the mean rounded to f32 near 50 (up to 1.9e-6 off) moves xhat by up to 1.9e-6 / 0.058
+        // = 3.3e-5; a variance lost to cancellation would be off by orders of magnitude more
+        assert!(
+            err < 1e-4,
+            "largest error against the f64 definition {err:e}"
+        );
+    }
+}
+
+/// The dropout kernel's mask, by Monte Carlo with a fixed seed: the share of dropped elements
+/// is `p` within 4 standard errors, kept ones are scaled by exactly `1 / (1 - p)`, the same
+/// seed gives the same mask, and two seeds give masks that agree as independent draws do
+/// (`p^2 + (1 - p)^2`, within 4 standard errors).
+#[test]
+fn dropout_kernel_drops_the_configured_share() {
+    let n = 200_000;
+    let x: Vec<f32> = (0..n).map(|i| 1.0 + (i % 7) as f32).collect();
+    for p in [0.1, 0.5] {
+        let out = cpu_kernels::dropout(&x, p, 12345);
+        let dropped = out.iter().filter(|&&v| v == 0.0).count() as f64 / n as f64;
+        let se = (p * (1.0 - p) / n as f64).sqrt();
+        assert!(
+            (dropped - p).abs() < 4.0 * se,
+            "p {p}: dropped {dropped} (se {se:e})"
+        );
+        let scale = (1.0 / (1.0 - p)) as f32;
+        for (o, v) in out.iter().zip(&x) {
+            assert!(
+                *o == 0.0 || *o == v * scale,
+                "kept value {o} is not {v} x {scale}"
+            );
+        }
+        assert_eq!(
+            out,
+            cpu_kernels::dropout(&x, p, 12345),
+            "same seed, same mask"
+        );
+        let other = cpu_kernels::dropout(&x, p, 777);
+        let agree = out
+            .iter()
+            .zip(&other)
+            .filter(|(a, b)| (**a == 0.0) == (**b == 0.0))
+            .count() as f64
+            / n as f64;
+        let q = p * p + (1.0 - p) * (1.0 - p);
+        let se = (q * (1.0 - q) / n as f64).sqrt();
+        assert!(
+            (agree - q).abs() < 4.0 * se,
+            "p {p}: masks agree on {agree}, expected {q}"
+        );
+    }
+}
+
+/// `fast::dropout` in a training graph: each output is 0 or x / (1 - p), the gradient of
+/// sum(out r) is r times the same mask and scale, and outside training (no autodiff, or the
+/// layer's training flag off) it is the identity, as burn's `Dropout` is.
+#[test]
+fn dropout_gradient_uses_the_forward_mask() {
+    let device = Device::flex().autodiff();
+    let layer = burn::nn::DropoutConfig::new(0.3).init();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let shape = [4, 8, 6, 6];
+    let n: usize = shape.iter().product();
+    let x_values: Vec<f32> = random(n, &mut rng).into_iter().map(|v| v + 2.0).collect();
+    let r_values = random(n, &mut rng);
+    let x = tensor4(x_values.clone(), shape, &device).require_grad();
+    let out = fast::dropout(&layer, x.clone());
+    let grads = (out.clone() * tensor4(r_values.clone(), shape, &device))
+        .sum()
+        .backward();
+    let out = to_vec(out);
+    let dx = to_vec(x.grad(&grads).unwrap());
+    let scale = 1.0 / 0.7f32;
+    let mut dropped = 0;
+    for i in 0..n {
+        if out[i] == 0.0 {
+            dropped += 1;
+            assert_eq!(dx[i], 0.0, "dropped element {i} has gradient {}", dx[i]);
+        } else {
+            assert!((out[i] - x_values[i] * scale).abs() < 1e-6 * out[i].abs());
+            assert!(
+                (dx[i] - r_values[i] * scale).abs() < 1e-6,
+                "kept element {i}"
+            );
+        }
+    }
+    assert!(
+        dropped > 0 && dropped < n,
+        "the mask drops some and keeps some: {dropped} of {n}"
+    );
+    // not training: the identity
+    let plain = tensor4(x_values.clone(), shape, &Device::flex());
+    assert_eq!(to_vec(fast::dropout(&layer, plain)), x_values);
+    let frozen = layer.clone().freeze();
+    let on_training_device = tensor4(x_values.clone(), shape, &device);
+    assert_eq!(to_vec(fast::dropout(&frozen, on_training_device)), x_values);
 }

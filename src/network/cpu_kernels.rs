@@ -513,23 +513,102 @@ impl NormGeometry {
     }
 }
 
-/// Mean and `1 / sqrt(var + eps)` of one group's values (two passes, sums in f64).
-fn moments(values: &[f32], epsilon: f64) -> (f32, f32) {
-    let m = values.len() as f64;
-    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / m;
-    let var = values
-        .iter()
-        .map(|&v| {
-            let d = v as f64 - mean;
-            d * d
-        })
-        .sum::<f64>()
-        / m;
-    (mean as f32, (1.0 / (var + epsilon).sqrt()) as f32)
+/// Lanes of the vectorised sums below: 16 `f32`s fill one AVX-512 register (two AVX2 ones).
+const LANES: usize = 16;
+/// Values each lane adds in `f32` before the block's sum moves to `f64` (so a lane's rounding
+/// error stays near `BLOCK / LANES` ulps whatever the group's size).
+const BLOCK: usize = 16 * LANES;
+
+/// `sum f(v)` over `values`: `f32` sums in [`LANES`] independent lanes (which the compiler
+/// turns into SIMD adds; a single running sum is one dependent add per value and cannot be
+/// vectorised), each block's lanes summed in `f64`.
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for block in values.chunks(BLOCK) {
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = block.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(chunk) {
+                *a += f(v);
+            }
+        }
+        total += acc.iter().map(|&a| a as f64).sum::<f64>();
+        total += chunks.remainder().iter().map(|&v| f(v) as f64).sum::<f64>();
+    }
+    total
 }
 
+/// `(sum a_i, sum a_i b_i)` over two equally long slices, in lanes like [`lane_sum`].
+#[inline(always)]
+fn lane_sums2(a: &[f32], b: &[f32]) -> (f64, f64) {
+    let (mut total_a, mut total_ab) = (0.0f64, 0.0f64);
+    for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let (mut acc_a, mut acc_ab) = ([0.0f32; LANES], [0.0f32; LANES]);
+        let (mut chunks_a, mut chunks_b) =
+            (block_a.chunks_exact(LANES), block_b.chunks_exact(LANES));
+        for (ca, cb) in (&mut chunks_a).zip(&mut chunks_b) {
+            for l in 0..LANES {
+                acc_a[l] += ca[l];
+                acc_ab[l] += ca[l] * cb[l];
+            }
+        }
+        total_a += acc_a.iter().map(|&v| v as f64).sum::<f64>();
+        total_ab += acc_ab.iter().map(|&v| v as f64).sum::<f64>();
+        for (&va, &vb) in chunks_a.remainder().iter().zip(chunks_b.remainder()) {
+            total_a += va as f64;
+            total_ab += (va * vb) as f64;
+        }
+    }
+    (total_a, total_ab)
+}
+
+/// Mean and `1 / sqrt(var + eps)` of one group's values (two passes: the mean, then the
+/// squared deviations from it).
+#[inline(always)]
+fn moments(values: &[f32], epsilon: f64) -> (f32, f32) {
+    let m = values.len() as f64;
+    let mean = lane_sum(values, |v| v) / m;
+    let mean_f32 = mean as f32;
+    // The deviations in f32 (so they vectorise), the mean's rounding corrected in f64.
+    let var = lane_sum(values, |v| {
+        let d = v - mean_f32;
+        d * d
+    }) / m
+        - (mean - mean_f32 as f64).powi(2);
+    (mean_f32, (1.0 / (var.max(0.0) + epsilon).sqrt()) as f32)
+}
+
+/// `exp(x)` in `f32` without a library call, so that loops over it vectorise: `x = n ln 2 + r`
+/// with `|r| <= ln 2 / 2`, `exp(r)` by Cephes' `expf` polynomial (relative error ~1e-7), times
+/// `2^n` built from its exponent bits. Inputs are clamped to `[-87, 88]`, where `f32`'s
+/// `exp` is finite and normal (the SiLU and its derivative below need no more).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 in two parts, so that `n ln2_hi` is exact for |n| < 2^9.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5 2^23 rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_2e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
+    let e_r = p * r * r + r + 1.0;
+    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    e_r * two_n
+}
+
+/// `1 / (1 + exp(-y))`.
+#[inline(always)]
 fn sigmoid(y: f32) -> f32 {
-    1.0 / (1.0 + (-y).exp())
+    1.0 / (1.0 + exp_f32(-y))
 }
 
 /// GroupNorm with a per-channel scale and shift, then SiLU when `silu`:
@@ -554,29 +633,37 @@ pub fn group_norm_forward(
     assert_eq!(beta.len(), g.channels, "group_norm_forward: beta length");
     let mut out = vec![0.0f32; x.len()];
     let (cg, hw) = (g.group_channels(), g.pixels);
+    let arch = pulp::Arch::new();
     out.par_chunks_mut(g.group_len())
         .zip(x.par_chunks(g.group_len()))
         .enumerate()
         .for_each(|(index, (out_g, x_g))| {
-            let group = index % g.groups;
-            let (mean, rstd) = moments(x_g, g.epsilon);
-            for j in 0..cg {
-                let c = group * cg + j;
-                let scale = rstd * gamma[c];
-                let shift = beta[c] - mean * scale;
-                let src = &x_g[j * hw..(j + 1) * hw];
-                let dst = &mut out_g[j * hw..(j + 1) * hw];
-                if silu {
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        let y = v * scale + shift;
-                        *d = y * sigmoid(y);
+            // Compiled once per instruction set (AVX-512, AVX2, ...), the best one chosen at
+            // run time: the crate is built for baseline x86-64, whose SSE2 is 4 lanes wide.
+            arch.dispatch(
+                #[inline(always)]
+                || {
+                    let group = index % g.groups;
+                    let (mean, rstd) = moments(x_g, g.epsilon);
+                    for j in 0..cg {
+                        let c = group * cg + j;
+                        let scale = rstd * gamma[c];
+                        let shift = beta[c] - mean * scale;
+                        let src = &x_g[j * hw..(j + 1) * hw];
+                        let dst = &mut out_g[j * hw..(j + 1) * hw];
+                        if silu {
+                            for (d, &v) in dst.iter_mut().zip(src) {
+                                let y = v * scale + shift;
+                                *d = y * sigmoid(y);
+                            }
+                        } else {
+                            for (d, &v) in dst.iter_mut().zip(src) {
+                                *d = v * scale + shift;
+                            }
+                        }
                     }
-                } else {
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = v * scale + shift;
-                    }
-                }
-            }
+                },
+            )
         });
     out
 }
@@ -619,55 +706,70 @@ pub fn group_norm_backward(
     assert_eq!(beta.len(), g.channels, "group_norm_backward: beta length");
     let (cg, hw) = (g.group_channels(), g.pixels);
     let mut dx = vec![0.0f32; x.len()];
+    let arch = pulp::Arch::new();
     // Per image: dx, and the image's contribution to dgamma, dbeta.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(g.image_len())
         .zip(x.par_chunks(g.image_len()))
         .zip(dout.par_chunks(g.image_len()))
         .map(|((dx_b, x_b), dout_b)| {
-            let mut dgamma = vec![0.0f32; g.channels];
-            let mut dbeta = vec![0.0f32; g.channels];
-            let mut dy = vec![0.0f32; g.group_len()];
-            let mut xhat = vec![0.0f32; g.group_len()];
-            for group in 0..g.groups {
-                let range = group * g.group_len()..(group + 1) * g.group_len();
-                let (x_g, dout_g) = (&x_b[range.clone()], &dout_b[range.clone()]);
-                let (mean, rstd) = moments(x_g, g.epsilon);
-                let (mut sum_dxhat, mut sum_dxhat_xhat) = (0.0f64, 0.0f64);
-                for j in 0..cg {
-                    let c = group * cg + j;
-                    let (mut sum_dy, mut sum_dy_xhat) = (0.0f64, 0.0f64);
-                    for i in j * hw..(j + 1) * hw {
-                        let xh = (x_g[i] - mean) * rstd;
-                        let grad = if silu {
-                            let y = xh * gamma[c] + beta[c];
-                            let s = sigmoid(y);
-                            dout_g[i] * s * (1.0 + y * (1.0 - s))
-                        } else {
-                            dout_g[i]
-                        };
-                        xhat[i] = xh;
-                        dy[i] = grad;
-                        sum_dy += grad as f64;
-                        sum_dy_xhat += (grad * xh) as f64;
+            arch.dispatch(
+                #[inline(always)]
+                || {
+                    let mut dgamma = vec![0.0f32; g.channels];
+                    let mut dbeta = vec![0.0f32; g.channels];
+                    let mut dy = vec![0.0f32; g.group_len()];
+                    let mut xhat = vec![0.0f32; g.group_len()];
+                    for group in 0..g.groups {
+                        let range = group * g.group_len()..(group + 1) * g.group_len();
+                        let (x_g, dout_g) = (&x_b[range.clone()], &dout_b[range.clone()]);
+                        let (mean, rstd) = moments(x_g, g.epsilon);
+                        let (mut sum_dxhat, mut sum_dxhat_xhat) = (0.0f64, 0.0f64);
+                        for j in 0..cg {
+                            let c = group * cg + j;
+                            let (gamma_c, beta_c) = (gamma[c], beta[c]);
+                            let channel = j * hw..(j + 1) * hw;
+                            let (xhat_c, dy_c) =
+                                (&mut xhat[channel.clone()], &mut dy[channel.clone()]);
+                            for ((xh, d), (&v, &grad)) in xhat_c
+                                .iter_mut()
+                                .zip(dy_c.iter_mut())
+                                .zip(x_g[channel.clone()].iter().zip(&dout_g[channel]))
+                            {
+                                *xh = (v - mean) * rstd;
+                                *d = if silu {
+                                    let y = *xh * gamma_c + beta_c;
+                                    let s = sigmoid(y);
+                                    grad * s * (1.0 + y * (1.0 - s))
+                                } else {
+                                    grad
+                                };
+                            }
+                            let (sum_dy, sum_dy_xhat) = lane_sums2(dy_c, xhat_c);
+                            dbeta[c] += sum_dy as f32;
+                            dgamma[c] += sum_dy_xhat as f32;
+                            sum_dxhat += sum_dy * gamma_c as f64;
+                            sum_dxhat_xhat += sum_dy_xhat * gamma_c as f64;
+                        }
+                        let m = g.group_len() as f64;
+                        let (mean_dxhat, mean_dxhat_xhat) =
+                            ((sum_dxhat / m) as f32, (sum_dxhat_xhat / m) as f32);
+                        let dx_g = &mut dx_b[range];
+                        for j in 0..cg {
+                            let gamma_c = gamma[group * cg + j];
+                            let channel = j * hw..(j + 1) * hw;
+                            for ((d, &dyi), &xh) in dx_g[channel.clone()]
+                                .iter_mut()
+                                .zip(&dy[channel.clone()])
+                                .zip(&xhat[channel])
+                            {
+                                *d = rstd * (dyi * gamma_c - mean_dxhat - xh * mean_dxhat_xhat);
+                            }
+                        }
                     }
-                    dbeta[c] += sum_dy as f32;
-                    dgamma[c] += sum_dy_xhat as f32;
-                    sum_dxhat += sum_dy * gamma[c] as f64;
-                    sum_dxhat_xhat += sum_dy_xhat * gamma[c] as f64;
-                }
-                let m = g.group_len() as f64;
-                let (mean_dxhat, mean_dxhat_xhat) =
-                    ((sum_dxhat / m) as f32, (sum_dxhat_xhat / m) as f32);
-                let dx_g = &mut dx_b[range];
-                for j in 0..cg {
-                    let gamma_c = gamma[group * cg + j];
-                    for i in j * hw..(j + 1) * hw {
-                        dx_g[i] = rstd * (dy[i] * gamma_c - mean_dxhat - xhat[i] * mean_dxhat_xhat);
-                    }
-                }
-            }
-            (dgamma, dbeta)
+                    (dgamma, dbeta)
+                },
+            )
         })
         .collect();
     let mut gamma_grad = vec![0.0f32; g.channels];
@@ -685,4 +787,52 @@ pub fn group_norm_backward(
         gamma: gamma_grad,
         beta: beta_grad,
     }
+}
+
+/// Whether dropout keeps element `index` of the tensor whose mask is drawn from `seed`: the
+/// top 32 bits of SplitMix64's output for the `index`-th step from `seed` (a counter-based
+/// generator: every element's draw is independent of the others', so the mask is the same
+/// whatever the order or the threads that compute it, and the backward pass recomputes it
+/// from the seed instead of storing it), compared with `drop_below = p 2^32`.
+#[inline(always)]
+fn dropout_keeps(seed: u64, index: usize, drop_below: u64) -> bool {
+    let mut z = seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 32) >= drop_below
+}
+
+/// Inverted dropout with probability `prob`: `out_i = x_i / (1 - prob)` where the mask drawn
+/// from `seed` keeps element `i` (probability `1 - prob`), else 0. The backward pass is the
+/// same map applied to the output's gradient with the same seed. Elements are spread over
+/// the threads in blocks, each block's mask drawn by its elements' indices.
+///
+/// # Panics
+/// When `prob` is not in `[0, 1)`.
+pub fn dropout(values: &[f32], prob: f64, seed: u64) -> Vec<f32> {
+    assert!(
+        (0.0..1.0).contains(&prob),
+        "dropout: probability {prob} outside [0, 1)"
+    );
+    let drop_below = (prob * 4_294_967_296.0).round() as u64;
+    let scale = (1.0 / (1.0 - prob)) as f32;
+    const BLOCK: usize = 1 << 14;
+    let arch = pulp::Arch::new();
+    let mut out = vec![0.0f32; values.len()];
+    out.par_chunks_mut(BLOCK)
+        .zip(values.par_chunks(BLOCK))
+        .enumerate()
+        .for_each(|(block, (out_b, x_b))| {
+            arch.dispatch(
+                #[inline(always)]
+                || {
+                    for (i, (o, &v)) in out_b.iter_mut().zip(x_b).enumerate() {
+                        let keep = dropout_keeps(seed, block * BLOCK + i, drop_below);
+                        *o = if keep { v * scale } else { 0.0 };
+                    }
+                },
+            )
+        });
+    out
 }

@@ -1,5 +1,5 @@
 //! The U-Net's hot operations on the CPU, written for this crate (chapter 14, "A faster CPU
-//! step"): 2-D convolution and GroupNorm followed by SiLU, forward and backward.
+//! step"): 2-D convolution, GroupNorm followed by SiLU, and dropout, forward and backward.
 //!
 //! burn lets a crate reach the backend's own tensors (`Tensor::try_into_primitive`, its
 //! backend-extension API) and record its own backward step in the autodiff graph (the
@@ -21,7 +21,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, DispatchDevice, GradientCheckpointingStrategy};
-use burn::nn::{GroupNorm, PaddingConfig2d, conv::Conv2d};
+use burn::nn::{Dropout, GroupNorm, PaddingConfig2d, conv::Conv2d};
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::activation::silu;
@@ -384,6 +384,79 @@ impl Backward<Flex, 3> for GroupNormBackward {
         }
         if let Some(node) = node_beta {
             grads.register::<Flex>(node.id, flex_tensor(grad.beta, &[s.geometry.channels]));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Dropout
+
+/// `layer.forward(x)`: inverted dropout while training (on an autodiff device, the layer's
+/// training flag on), the identity otherwise. On the CPU backend under autodiff the mask
+/// comes from the crate's counter-based generator ([`cpu_kernels::dropout`]), seeded by one
+/// draw from burn's random generator (so a run seeded through burn stays reproducible), and
+/// the backward step recomputes the mask from the seed; burn's `Dropout` draws a Bernoulli
+/// tensor of the input's size from its generator (6% of a `paper` training step).
+///
+/// # Shapes
+/// - `x`: `[batch, channels, h, w]`; returns the same shape
+pub fn dropout(layer: &Dropout, x: Tensor<4>) -> Tensor<4> {
+    let active = layer.training.is_enabled() && layer.prob > 0.0 && x.dtype() == DType::F32;
+    if !active || route(&x.device()) != Route::AutodiffFlex {
+        return layer.forward(x);
+    }
+    let shape = x.dims();
+    // Two uniform draws give the seed's 48 random bits (each f32 in [0, 1) carries 24).
+    let draws = Tensor::<1>::random([2], burn::tensor::Distribution::Default, &x.device())
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 draws");
+    let seed = draws
+        .iter()
+        .fold(0u64, |seed, &u| (seed << 24) | (u * 16_777_216.0) as u64);
+    let x = into_autodiff(x);
+    let nodes = [x.node()];
+    let x = contiguous(x.into_primitive());
+    let out = flex_tensor(cpu_kernels::dropout(values(&x), layer.prob, seed), &shape);
+    let out = match DropoutBackward
+        .prepare::<NoCheckpointing>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            DropoutState {
+                prob: layer.prob,
+                seed,
+                shape,
+            },
+            out,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive::<AutodiffFlex>(out)
+}
+
+/// The backward step of [`dropout`]: the same mask, from the same seed, on the gradient.
+#[derive(Debug)]
+struct DropoutBackward;
+
+#[derive(Debug, Clone)]
+struct DropoutState {
+    prob: f64,
+    seed: u64,
+    shape: [usize; 4],
+}
+
+impl Backward<Flex, 1> for DropoutBackward {
+    type State = DropoutState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dout = contiguous(grads.consume::<Flex>(&ops.node));
+        let s = ops.state;
+        if let Some(node) = node_x {
+            let dx = cpu_kernels::dropout(values(&dout), s.prob, s.seed);
+            grads.register::<Flex>(node.id, flex_tensor(dx, &s.shape));
         }
     }
 }

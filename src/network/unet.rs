@@ -26,7 +26,7 @@ use burn::nn::{
 use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
 
-use super::fast::{conv2d, group_norm};
+use super::fast::{conv2d, dropout, group_norm};
 
 use super::embedding::TimeEmbedding;
 
@@ -392,7 +392,7 @@ impl ResidualBlock {
         let t = self.time_projection.forward(silu(temb)); // [b, c_out]
         let h = h + t.reshape([batch, channels, 1, 1]); // broadcast over h, w
         let h = group_norm(&self.norm_2, h, true);
-        let h = conv2d(&self.conv_2, self.dropout.forward(h)); // [b, c_out, h, w]
+        let h = conv2d(&self.conv_2, dropout(&self.dropout, h)); // [b, c_out, h, w]
         let x = match &self.skip {
             Some(skip) => conv2d(skip, x), // [b, c_out, h, w]
             None => x,
