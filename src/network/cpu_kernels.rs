@@ -14,6 +14,46 @@
 
 use rayon::prelude::*;
 
+/// Defines `fn $name(args) -> ret` that runs `$body` compiled for the best instruction set the
+/// CPU has: AVX-512 or AVX2 with FMA, chosen at run time, else the baseline the crate is built
+/// for (x86-64's SSE2, 4 lanes wide). The element loops below are written so the compiler
+/// vectorises them; the instruction set decides how wide.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn v4($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn v3($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the CPU has every feature `v4` is compiled for.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has every feature `v3` is compiled for.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
 /// The shapes of one 2-D convolution: square kernel, same stride and padding on both axes,
 /// one group, no dilation (every convolution of the U-Net and the classifier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -592,7 +632,8 @@ pub fn exp_f32(x: f32) -> f32 {
     // Adding and subtracting 1.5 2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_2e-4_f32;
     p = p * r + 1.398_199_9e-3;
@@ -601,7 +642,11 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
     let e_r = p * r * r + r + 1.0;
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // `shifted`'s bits are those of ROUND plus n in its low mantissa bits: integer arithmetic
+    // on them gives 2^n's exponent field without a float-to-int conversion (which has no
+    // vector instruction with Rust's saturating semantics).
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let two_n = f32::from_bits(n_bits.wrapping_add(127) << 23);
     e_r * two_n
 }
 
@@ -633,39 +678,47 @@ pub fn group_norm_forward(
     assert_eq!(beta.len(), g.channels, "group_norm_forward: beta length");
     let mut out = vec![0.0f32; x.len()];
     let (cg, hw) = (g.group_channels(), g.pixels);
-    let arch = pulp::Arch::new();
     out.par_chunks_mut(g.group_len())
         .zip(x.par_chunks(g.group_len()))
         .enumerate()
         .for_each(|(index, (out_g, x_g))| {
-            // Compiled once per instruction set (AVX-512, AVX2, ...), the best one chosen at
-            // run time: the crate is built for baseline x86-64, whose SSE2 is 4 lanes wide.
-            arch.dispatch(
-                #[inline(always)]
-                || {
-                    let group = index % g.groups;
-                    let (mean, rstd) = moments(x_g, g.epsilon);
-                    for j in 0..cg {
-                        let c = group * cg + j;
-                        let scale = rstd * gamma[c];
-                        let shift = beta[c] - mean * scale;
-                        let src = &x_g[j * hw..(j + 1) * hw];
-                        let dst = &mut out_g[j * hw..(j + 1) * hw];
-                        if silu {
-                            for (d, &v) in dst.iter_mut().zip(src) {
-                                let y = v * scale + shift;
-                                *d = y * sigmoid(y);
-                            }
-                        } else {
-                            for (d, &v) in dst.iter_mut().zip(src) {
-                                *d = v * scale + shift;
-                            }
-                        }
-                    }
-                },
-            )
+            let first_channel = (index % g.groups) * cg;
+            let gamma = &gamma[first_channel..first_channel + cg];
+            let beta = &beta[first_channel..first_channel + cg];
+            norm_group(x_g, out_g, gamma, beta, hw, g.epsilon, silu);
         });
     out
+}
+
+multiversion! {
+    /// One group of [`group_norm_forward`]: `cg` channels of `hw` pixels, their `gamma`, `beta`.
+    fn norm_group(
+        x_g: &[f32],
+        out_g: &mut [f32],
+        gamma: &[f32],
+        beta: &[f32],
+        hw: usize,
+        epsilon: f64,
+        silu: bool,
+    ) {
+        let (mean, rstd) = moments(x_g, epsilon);
+        for (j, (&gamma_c, &beta_c)) in gamma.iter().zip(beta).enumerate() {
+            let scale = rstd * gamma_c;
+            let shift = beta_c - mean * scale;
+            let src = &x_g[j * hw..(j + 1) * hw];
+            let dst = &mut out_g[j * hw..(j + 1) * hw];
+            if silu {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    let y = v * scale + shift;
+                    *d = y * sigmoid(y);
+                }
+            } else {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = v * scale + shift;
+                }
+            }
+        }
+    }
 }
 
 /// The gradients of [`group_norm_forward`] with respect to its input, `gamma` and `beta`.
@@ -704,73 +757,13 @@ pub fn group_norm_backward(
     assert_eq!(dout.len(), x.len(), "group_norm_backward: gradient length");
     assert_eq!(gamma.len(), g.channels, "group_norm_backward: gamma length");
     assert_eq!(beta.len(), g.channels, "group_norm_backward: beta length");
-    let (cg, hw) = (g.group_channels(), g.pixels);
     let mut dx = vec![0.0f32; x.len()];
-    let arch = pulp::Arch::new();
     // Per image: dx, and the image's contribution to dgamma, dbeta.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(g.image_len())
         .zip(x.par_chunks(g.image_len()))
         .zip(dout.par_chunks(g.image_len()))
-        .map(|((dx_b, x_b), dout_b)| {
-            arch.dispatch(
-                #[inline(always)]
-                || {
-                    let mut dgamma = vec![0.0f32; g.channels];
-                    let mut dbeta = vec![0.0f32; g.channels];
-                    let mut dy = vec![0.0f32; g.group_len()];
-                    let mut xhat = vec![0.0f32; g.group_len()];
-                    for group in 0..g.groups {
-                        let range = group * g.group_len()..(group + 1) * g.group_len();
-                        let (x_g, dout_g) = (&x_b[range.clone()], &dout_b[range.clone()]);
-                        let (mean, rstd) = moments(x_g, g.epsilon);
-                        let (mut sum_dxhat, mut sum_dxhat_xhat) = (0.0f64, 0.0f64);
-                        for j in 0..cg {
-                            let c = group * cg + j;
-                            let (gamma_c, beta_c) = (gamma[c], beta[c]);
-                            let channel = j * hw..(j + 1) * hw;
-                            let (xhat_c, dy_c) =
-                                (&mut xhat[channel.clone()], &mut dy[channel.clone()]);
-                            for ((xh, d), (&v, &grad)) in xhat_c
-                                .iter_mut()
-                                .zip(dy_c.iter_mut())
-                                .zip(x_g[channel.clone()].iter().zip(&dout_g[channel]))
-                            {
-                                *xh = (v - mean) * rstd;
-                                *d = if silu {
-                                    let y = *xh * gamma_c + beta_c;
-                                    let s = sigmoid(y);
-                                    grad * s * (1.0 + y * (1.0 - s))
-                                } else {
-                                    grad
-                                };
-                            }
-                            let (sum_dy, sum_dy_xhat) = lane_sums2(dy_c, xhat_c);
-                            dbeta[c] += sum_dy as f32;
-                            dgamma[c] += sum_dy_xhat as f32;
-                            sum_dxhat += sum_dy * gamma_c as f64;
-                            sum_dxhat_xhat += sum_dy_xhat * gamma_c as f64;
-                        }
-                        let m = g.group_len() as f64;
-                        let (mean_dxhat, mean_dxhat_xhat) =
-                            ((sum_dxhat / m) as f32, (sum_dxhat_xhat / m) as f32);
-                        let dx_g = &mut dx_b[range];
-                        for j in 0..cg {
-                            let gamma_c = gamma[group * cg + j];
-                            let channel = j * hw..(j + 1) * hw;
-                            for ((d, &dyi), &xh) in dx_g[channel.clone()]
-                                .iter_mut()
-                                .zip(&dy[channel.clone()])
-                                .zip(&xhat[channel])
-                            {
-                                *d = rstd * (dyi * gamma_c - mean_dxhat - xh * mean_dxhat_xhat);
-                            }
-                        }
-                    }
-                    (dgamma, dbeta)
-                },
-            )
-        })
+        .map(|((dx_b, x_b), dout_b)| norm_image_backward(g, x_b, dout_b, dx_b, gamma, beta, silu))
         .collect();
     let mut gamma_grad = vec![0.0f32; g.channels];
     let mut beta_grad = vec![0.0f32; g.channels];
@@ -786,6 +779,73 @@ pub fn group_norm_backward(
         input: dx,
         gamma: gamma_grad,
         beta: beta_grad,
+    }
+}
+
+multiversion! {
+    /// One image of [`group_norm_backward`]: its `dx`, and its share of `dgamma`, `dbeta`.
+    fn norm_image_backward(
+        g: &NormGeometry,
+        x_b: &[f32],
+        dout_b: &[f32],
+        dx_b: &mut [f32],
+        gamma: &[f32],
+        beta: &[f32],
+        silu: bool,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (cg, hw) = (g.group_channels(), g.pixels);
+        let mut dgamma = vec![0.0f32; g.channels];
+        let mut dbeta = vec![0.0f32; g.channels];
+        let mut dy = vec![0.0f32; g.group_len()];
+        let mut xhat = vec![0.0f32; g.group_len()];
+        for group in 0..g.groups {
+            let range = group * g.group_len()..(group + 1) * g.group_len();
+            let (x_g, dout_g) = (&x_b[range.clone()], &dout_b[range.clone()]);
+            let (mean, rstd) = moments(x_g, g.epsilon);
+            let (mut sum_dxhat, mut sum_dxhat_xhat) = (0.0f64, 0.0f64);
+            for j in 0..cg {
+                let c = group * cg + j;
+                let (gamma_c, beta_c) = (gamma[c], beta[c]);
+                let channel = j * hw..(j + 1) * hw;
+                let (xhat_c, dy_c) =
+                    (&mut xhat[channel.clone()], &mut dy[channel.clone()]);
+                for ((xh, d), (&v, &grad)) in xhat_c
+                    .iter_mut()
+                    .zip(dy_c.iter_mut())
+                    .zip(x_g[channel.clone()].iter().zip(&dout_g[channel]))
+                {
+                    *xh = (v - mean) * rstd;
+                    *d = if silu {
+                        let y = *xh * gamma_c + beta_c;
+                        let s = sigmoid(y);
+                        grad * s * (1.0 + y * (1.0 - s))
+                    } else {
+                        grad
+                    };
+                }
+                let (sum_dy, sum_dy_xhat) = lane_sums2(dy_c, xhat_c);
+                dbeta[c] += sum_dy as f32;
+                dgamma[c] += sum_dy_xhat as f32;
+                sum_dxhat += sum_dy * gamma_c as f64;
+                sum_dxhat_xhat += sum_dy_xhat * gamma_c as f64;
+            }
+            let m = g.group_len() as f64;
+            let (mean_dxhat, mean_dxhat_xhat) =
+                ((sum_dxhat / m) as f32, (sum_dxhat_xhat / m) as f32);
+            let dx_g = &mut dx_b[range];
+            for j in 0..cg {
+                let gamma_c = gamma[group * cg + j];
+                let channel = j * hw..(j + 1) * hw;
+                for ((d, &dyi), &xh) in dx_g[channel.clone()]
+                    .iter_mut()
+                    .zip(&dy[channel.clone()])
+                    .zip(&xhat[channel])
+                {
+                    *d = rstd * (dyi * gamma_c - mean_dxhat - xh * mean_dxhat_xhat);
+                }
+            }
+        }
+        (dgamma, dbeta)
     }
 }
 
@@ -818,21 +878,22 @@ pub fn dropout(values: &[f32], prob: f64, seed: u64) -> Vec<f32> {
     let drop_below = (prob * 4_294_967_296.0).round() as u64;
     let scale = (1.0 / (1.0 - prob)) as f32;
     const BLOCK: usize = 1 << 14;
-    let arch = pulp::Arch::new();
     let mut out = vec![0.0f32; values.len()];
     out.par_chunks_mut(BLOCK)
         .zip(values.par_chunks(BLOCK))
         .enumerate()
         .for_each(|(block, (out_b, x_b))| {
-            arch.dispatch(
-                #[inline(always)]
-                || {
-                    for (i, (o, &v)) in out_b.iter_mut().zip(x_b).enumerate() {
-                        let keep = dropout_keeps(seed, block * BLOCK + i, drop_below);
-                        *o = if keep { v * scale } else { 0.0 };
-                    }
-                },
-            )
+            dropout_block(x_b, out_b, block * BLOCK, seed, drop_below, scale)
         });
     out
+}
+
+multiversion! {
+    /// [`dropout`] on the elements `first..first + x.len()` of the tensor.
+    fn dropout_block(x: &[f32], out: &mut [f32], first: usize, seed: u64, drop_below: u64, scale: f32) {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            let keep = dropout_keeps(seed, first + i, drop_below);
+            *o = if keep { v * scale } else { 0.0 };
+        }
+    }
 }
