@@ -718,10 +718,10 @@ mod measure {
         use super::BoundArg;
         use ddpm::data::{DataSource, Split, load};
         use ddpm::workflows::classifier_train::load_classifier;
-        use ddpm::workflows::eval::{BoundMode, BoundOptions};
-        use ddpm::workflows::evaluate::{
+        use ddpm::workflows::eval_report::{
             EvalReport, EvalSettings, bound_terms_chart, evaluate, parse_sampler,
         };
+        use ddpm::workflows::measure::{BoundMode, BoundOptions};
 
         let device = super::launch::device(&a.backend)?;
         let (model, config) = ddpm::workflows::load_weights(&a.weights, !a.raw, &device)

@@ -8,11 +8,11 @@ use ddpm::data::{Split, load_embedded};
 use ddpm::diffusion::schedule::BetaSchedule;
 use ddpm::network::UNetConfig;
 use ddpm::workflows::classifier_train::{DEFAULT_CLASSIFIER_DIR, load_classifier};
-use ddpm::workflows::eval::{BoundMode, BoundOptions, EvalError};
-use ddpm::workflows::evaluate::{
+use ddpm::workflows::eval_report::{
     EvalReport, EvalSettings, bound_terms_chart, draw_samples, evaluate, network_evaluations,
     parse_sampler, sampler_label,
 };
+use ddpm::workflows::measure::{BoundMode, BoundOptions, EvalError};
 use ddpm::workflows::sample::{Sampler, VarianceKind};
 use ddpm::workflows::train::init_model;
 use ddpm::workflows::{ScheduleConfig, TrainingConfig};
@@ -112,7 +112,7 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
         assert_eq!(row.images, scored[..3 * 28 * 28]);
     }
 
-    let chart = ddpm::workflows::evaluate::sampler_chart(&quality.samplers, quality.floor.fld);
+    let chart = ddpm::workflows::eval_report::sampler_chart(&quality.samplers, quality.floor.fld);
     let svg = chart.svg_string().unwrap();
     assert!(
         svg.contains("DDIM, eta = 0") && svg.contains("DDPM-40 beta~"),

@@ -1,8 +1,8 @@
-//! `ddpm eval` (chapters 15-17): one report with the variational bound of a weights folder on
+//! The `ddpm eval` run and its report (chapters 15-17): one report with the variational bound of a weights folder on
 //! the test split and the sample quality of one or more samplers, printed as a table and
 //! written as JSON.
 //!
-//! Everything is computed by [`super::eval`] (the bound, the classifier statistics) and
+//! Everything is computed by [`super::measure`] (the bound, the classifier statistics) and
 //! [`super::sample`] (the samplers); this module only runs them in order, times the
 //! samplers, and formats the result.
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use burn::prelude::*;
 
 use super::TrainingConfig;
-use super::eval::{
+use super::measure::{
     BoundOptions, BoundReport, EvalError, QualityReference, SetQuality, variational_bound,
 };
 use super::sample::{SampleOptions, Sampler, VarianceKind, sample};
@@ -29,7 +29,7 @@ use crate::network::classifier::Classifier;
 /// [`EvalError::Setting`] naming the spec and the accepted forms.
 ///
 /// ```
-/// use ddpm::workflows::evaluate::parse_sampler;
+/// use ddpm::workflows::eval_report::parse_sampler;
 /// use ddpm::workflows::sample::{Sampler, VarianceKind};
 /// assert_eq!(
 ///     parse_sampler("ddim:50:1").unwrap(),
@@ -85,7 +85,7 @@ pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
 /// Reports store the label; this reads it back without guessing from substrings.
 ///
 /// ```
-/// use ddpm::workflows::evaluate::{parse_sampler_label, sampler_label};
+/// use ddpm::workflows::eval_report::{parse_sampler_label, sampler_label};
 /// use ddpm::workflows::sample::{Sampler, VarianceKind};
 /// for sampler in [
 ///     Sampler::Ddim { steps: 50, eta: 0.0 },
@@ -343,8 +343,8 @@ impl EvalReport {
         );
         if let Some(b) = &self.bound {
             let mode = match b.mode {
-                super::eval::BoundMode::Exact => "exact: all T terms".to_string(),
-                super::eval::BoundMode::Sampled {
+                super::measure::BoundMode::Exact => "exact: all T terms".to_string(),
+                super::measure::BoundMode::Sampled {
                     timesteps_per_image,
                 } => format!("unbiased estimate: {timesteps_per_image} sampled t per image"),
             };
