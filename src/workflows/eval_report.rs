@@ -22,51 +22,6 @@ use crate::data::ImageSet;
 use crate::network::UNet;
 use crate::network::classifier::Classifier;
 
-/// Parses a sampler spec: `ddpm` or `ddpm:beta` (ancestral, $\sigma_t^2 = \beta_t$),
-/// `ddpm:posterior` ($\tilde\beta_t$), `ddim:STEPS` ($\eta = 0$) or `ddim:STEPS:ETA`.
-///
-/// # Errors
-/// [`EvalError::Setting`] naming the spec and the accepted forms.
-///
-/// ```
-/// use ddpm::workflows::eval_report::parse_sampler;
-/// use ddpm::workflows::sample::{Sampler, VarianceKind};
-/// assert_eq!(
-///     parse_sampler("ddim:50:1").unwrap(),
-///     Sampler::Ddim { steps: 50, eta: 1.0 }
-/// );
-/// assert_eq!(
-///     parse_sampler("ddpm").unwrap(),
-///     Sampler::Ancestral { variance: VarianceKind::Beta }
-/// );
-/// assert!(parse_sampler("ddim:fast").is_err());
-/// ```
-pub fn parse_sampler(spec: &str) -> Result<Sampler, EvalError> {
-    let bad = || EvalError::Setting {
-        name: "sampler",
-        value: spec.to_string(),
-        hint: "use ddpm, ddpm:beta, ddpm:posterior, ddim:STEPS or ddim:STEPS:ETA (e.g. ddim:50:0)",
-    };
-    let parts: Vec<&str> = spec.trim().split(':').collect();
-    match parts.as_slice() {
-        ["ddpm"] | ["ddpm", "beta"] => Ok(Sampler::Ancestral {
-            variance: VarianceKind::Beta,
-        }),
-        ["ddpm", "posterior"] => Ok(Sampler::Ancestral {
-            variance: VarianceKind::PosteriorBeta,
-        }),
-        ["ddim", steps] => Ok(Sampler::Ddim {
-            steps: steps.parse().map_err(|_| bad())?,
-            eta: 0.0,
-        }),
-        ["ddim", steps, eta] => Ok(Sampler::Ddim {
-            steps: steps.parse().map_err(|_| bad())?,
-            eta: eta.parse().map_err(|_| bad())?,
-        }),
-        _ => Err(bad()),
-    }
-}
-
 /// A short label, e.g. `DDPM-1000 beta` or `DDIM-50 eta=0`.
 pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
     match sampler {
