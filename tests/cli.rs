@@ -102,8 +102,8 @@ fn steps_means_optimisation_steps_only() {
 
 #[test]
 fn bad_sampler_specs_and_old_spellings_are_refused_with_the_new_spelling() {
-    for (args, expected) in [
-        (&["sample", "--sampler", "ddim:50"][..], "ddim:50:1"),
+    let cases: [(&[&str], &str); 9] = [
+        (&["sample", "--sampler", "ddim:50"], "ddim:50:1"),
         (
             &["sample", "--sampler", "ddim", "--steps", "50"],
             "ddim:STEPS:ETA",
@@ -121,7 +121,8 @@ fn bad_sampler_specs_and_old_spellings_are_refused_with_the_new_spelling() {
         (&["eval", "--samplers", "ddim:50:1,ddpm"], "`ancestral`"),
         (&["eval", "--samplers", "ddim:20"], "ddim:20:1"),
         (&["train", "--sample-eta", "0"], "--sampler ddim:50:0"),
-    ] {
+    ];
+    for (args, expected) in cases {
         let err = refused(args);
         assert!(err.contains(expected), "{args:?}: {err}");
     }
