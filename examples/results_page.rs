@@ -182,7 +182,7 @@ fn bench_section(reports: &[&Report], cited: &Citations) -> Result<String> {
 }
 
 // ------------------------------------------------------------------------------------------
-// `ddpm eval` reports (`ddpm::workflows::evaluate::EvalReport`)
+// `ddpm eval` reports (`ddpm::workflows::eval_report::EvalReport`)
 
 /// `EvalReport`: what `ddpm eval --json` writes.
 #[derive(Deserialize)]

@@ -1,8 +1,8 @@
 //! Chapter 17's figure from `ddpm eval` reports: `cargo run --release --example sampler_chart
 //! -- OUT.svg eval-a.json [eval-b.json ...]` (rows of all reports, floor of the first). Thin
-//! launcher over `ddpm::workflows::evaluate::sampler_chart`.
+//! launcher over `ddpm::workflows::eval_report::sampler_chart`.
 
-use ddpm::workflows::evaluate::{EvalReport, sampler_chart};
+use ddpm::workflows::eval_report::{EvalReport, sampler_chart};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

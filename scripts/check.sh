@@ -156,7 +156,7 @@ for f in "$fig_tmp"/*; do
     name=$(basename "$f")
     if ! cmp -s "$f" "chapters/figures/$name"; then
         echo "chapters/figures/$name differs from what the code draws: run"
-        echo "  cargo run --release -- book-figures   and commit the result"
+        echo "  cargo run --release -- book-figures --out chapters/figures   and commit the result"
         exit 1
     fi
 done

@@ -29,7 +29,7 @@
 //! | 10. SDE view | [`diffusion::sde`] | `notebooks/10-sde-view.ipynb` | `tests/sde_view.rs` |
 //! | 11. Errata | [`book::ch11_errata`] | `notebooks/11-errata.ipynb` | `tests/errata.rs` |
 //! | 12-14. U-Net, training, sampling | `network`, `workflows` | `notebooks/12-unet.ipynb`, `13-training`, `14-sampling` | `tests/unet.rs`, `tests/training.rs`, `tests/sampling.rs` |
-//! | 15-17. Measuring | `workflows::eval`, `workflows::evaluate` (`ddpm eval`) | `notebooks/15-likelihood.ipynb`, `16-sample-quality`, `17-samplers` | `tests/eval.rs`, `tests/evaluate.rs`, `tests/sample_quality.rs`, `tests/classifier.rs` |
+//! | 15-17. Measuring | `workflows::measure`, `workflows::eval_report` (`ddpm eval`) | `notebooks/15-likelihood.ipynb`, `16-sample-quality`, `17-samplers` | `tests/measure.rs`, `tests/eval_report.rs`, `tests/sample_quality.rs`, `tests/classifier.rs` |
 //!
 //! Also: [`exercises`] (one file per chapter, `src/exercises/chNN.rs`, graded by
 //! `tests/exercises_chNN.rs`; see the instructors' page), [`figures`] and [`book_figures`]

@@ -4,7 +4,9 @@
 use clap::ValueEnum;
 use clap::{Parser, Subcommand};
 #[cfg(feature = "burn")]
-use ddpm::workflows::config::LrSchedule;
+use ddpm::data::DataSource;
+#[cfg(feature = "burn")]
+use ddpm::workflows::sample::{DEFAULT_SAMPLER_SPEC, Sampler};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -43,9 +45,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render every figure the book shows into a folder (default: chapters/figures).
+    /// Render every figure the book shows into a folder (to replace the book's own, give
+    /// `--out chapters/figures`).
     BookFigures {
-        #[arg(long, default_value = "chapters/figures")]
+        /// Output folder.
+        #[arg(long, default_value = "runs/book-figures")]
         out: PathBuf,
     },
     /// Train a DDPM on MNIST (defaults: the 20-minute CPU run of chapter 13).
@@ -58,11 +62,12 @@ enum Command {
     #[cfg(feature = "burn")]
     Bench(BenchArgs),
     // --- Part IV (measuring): train-classifier, eval ---
-    /// Train the MNIST classifier that measures sample quality (writes weights/classifier/).
+    /// Train the MNIST classifier that measures sample quality (to replace the shipped one,
+    /// give `--out weights/classifier`).
     #[cfg(feature = "burn")]
     TrainClassifier {
-        /// Output folder (config.json + model.bpk).
-        #[arg(long, default_value = ddpm::workflows::classifier_train::DEFAULT_CLASSIFIER_DIR)]
+        /// Output folder (config.json + model.bpk); `ddpm eval --classifier` reads it.
+        #[arg(long, default_value = "runs/classifier")]
         out: PathBuf,
         /// Passes over the 7,996 embedded training digits.
         #[arg(long, default_value_t = 12)]
@@ -80,11 +85,9 @@ enum Command {
 #[cfg(feature = "burn")]
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Network preset: small (the default run), tiny (tests), paper (Ho et al.'s recipe at a
-    /// quarter of their width, 1.6M parameters; about 3x slower per step than small) or patched (small's 14x14 and 7x7
-    /// levels on 2x2 patches of the image; less than half of small's step).
-    #[arg(long, default_value = "small")]
-    preset: String,
+    /// Network preset.
+    #[arg(long, value_enum, default_value_t = Preset::Small)]
+    preset: Preset,
     /// Override the preset's channel multipliers, one per level, comma separated (e.g. 1,2,4
     /// gives `small` 64 channels at 7x7); each level after the first halves the image side.
     #[arg(long)]
@@ -111,10 +114,9 @@ struct TrainArgs {
     /// noise error by min(SNR(t), gamma) / SNR(t). Default: none (Ho et al.'s L_simple).
     #[arg(long, value_name = "GAMMA")]
     min_snr: Option<f64>,
-    /// Learning rate after warmup: constant (Ho et al., the default) or cosine (half a cosine
-    /// down to 0 at the last step).
-    #[arg(long, value_name = "SCHEDULE")]
-    lr_schedule: Option<LrSchedule>,
+    /// Learning rate after warmup (default: constant).
+    #[arg(long, value_enum, value_name = "SCHEDULE")]
+    lr_schedule: Option<LrScheduleArg>,
     /// Compute each step's gradients in this many threads, each on a share of the batch
     /// (default 1; 2 takes a step faster on a 2-core CPU; needs dropout 0, as in small and tiny).
     #[arg(long)]
@@ -122,15 +124,19 @@ struct TrainArgs {
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Training data: embedded, mnist (download) or a folder of IDX files.
-    #[arg(long, default_value = "embedded")]
-    data: String,
+    /// Training data: embedded (the 10,000-digit subset compiled in), mnist (full MNIST,
+    /// downloaded once) or a folder of IDX files.
+    #[arg(long, value_name = DATA_VALUES, default_value = "embedded", value_parser = data_source)]
+    data: DataSource,
     /// Write a sample grid every N steps.
     #[arg(long)]
     sample_every: Option<usize>,
-    /// DDIM eta of those grids (1 stochastic, 0 deterministic).
-    #[arg(long)]
-    sample_eta: Option<f64>,
+    /// Sampler of those grids: ddim:STEPS:ETA (as in `ddpm sample --sampler`).
+    #[arg(long, value_name = "SPEC", default_value = DEFAULT_SAMPLER_SPEC)]
+    sampler: Sampler,
+    /// Replaced by --sampler ddim:50:ETA.
+    #[arg(long, hide = true, value_name = "ETA")]
+    sample_eta: Option<String>,
     /// Write a checkpoint every N steps.
     #[arg(long)]
     checkpoint_every: Option<usize>,
@@ -140,27 +146,119 @@ struct TrainArgs {
     /// Continue the run in --run-dir from its newest checkpoint.
     #[arg(long)]
     resume: bool,
-    /// Compute backend: cpu, wgpu or cuda (the latter two need their cargo feature).
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+}
+
+/// How `--data` is shown in `--help`: the two named sources, or a folder.
+#[cfg(feature = "burn")]
+const DATA_VALUES: &str = "embedded|mnist|FOLDER";
+
+/// `--data`: `embedded`, `mnist`, or a folder of IDX files that exists.
+#[cfg(feature = "burn")]
+fn data_source(value: &str) -> Result<DataSource, String> {
+    let source: DataSource = value.parse().map_err(|e| format!("{e}"))?;
+    if let DataSource::Dir(dir) = &source
+        && !dir.is_dir()
+    {
+        return Err(format!(
+            "no folder {}: use embedded (the subset compiled in), mnist (full MNIST, \
+             downloaded once) or a folder of IDX files",
+            dir.display()
+        ));
+    }
+    Ok(source)
+}
+
+/// The network presets (`ddpm::network::UNetConfig::preset`).
+#[cfg(feature = "burn")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum Preset {
+    /// For tests and CI: a few seconds per hundred steps.
+    Tiny,
+    /// The default run of chapter 13 (280,177 parameters).
+    Small,
+    /// Ho et al.'s recipe at a quarter of their width (1.6M parameters; about 3x slower per
+    /// step than small).
+    Paper,
+    /// small's 14x14 and 7x7 levels on 2x2 patches of the image (less than half of small's
+    /// step).
+    Patched,
 }
 
 #[cfg(feature = "burn")]
-#[derive(Clone, Copy, ValueEnum)]
-enum SamplerArg {
-    /// Ancestral sampling through all T steps (Ho et al., Algorithm 2).
-    Ddpm,
-    /// DDIM (Song et al. 2021) with --steps and --eta.
-    Ddim,
+impl Preset {
+    /// The name `UNetConfig::preset` knows it by (the same as on the command line).
+    fn name(self) -> &'static str {
+        match self {
+            Preset::Tiny => "tiny",
+            Preset::Small => "small",
+            Preset::Paper => "paper",
+            Preset::Patched => "patched",
+        }
+    }
+
+    fn config(self) -> ddpm::network::UNetConfig {
+        ddpm::network::UNetConfig::preset(self.name())
+            .expect("every Preset names a UNetConfig preset (tested)")
+    }
+}
+
+/// Compute backends (`ddpm::workflows::BackendKind`).
+#[cfg(feature = "burn")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum Backend {
+    /// burn's CPU backend `flex`, always compiled in.
+    #[value(alias = "flex")]
+    Cpu,
+    /// Vulkan, Metal or DX12 through wgpu (build with `--features wgpu`).
+    #[value(alias = "gpu")]
+    Wgpu,
+    /// NVIDIA GPUs (build with `--features cuda`).
+    Cuda,
 }
 
 #[cfg(feature = "burn")]
-#[derive(Clone, Copy, ValueEnum)]
-enum VarianceArg {
-    /// sigma_t^2 = beta_t.
-    Beta,
-    /// sigma_t^2 = posterior variance beta-tilde_t.
-    Posterior,
+impl Backend {
+    fn kind(self) -> ddpm::workflows::BackendKind {
+        use ddpm::workflows::BackendKind;
+        match self {
+            Backend::Cpu => BackendKind::Cpu,
+            Backend::Wgpu => BackendKind::Wgpu,
+            Backend::Cuda => BackendKind::Cuda,
+        }
+    }
+}
+
+/// `--lr-schedule` (`ddpm::workflows::config::LrSchedule`).
+#[cfg(feature = "burn")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum LrScheduleArg {
+    /// Held at --lr after warmup (Ho et al.).
+    Constant,
+    /// Half a cosine from --lr down to 0 at the last step.
+    Cosine,
+}
+
+#[cfg(feature = "burn")]
+impl From<LrScheduleArg> for ddpm::workflows::config::LrSchedule {
+    fn from(arg: LrScheduleArg) -> Self {
+        match arg {
+            LrScheduleArg::Constant => Self::Constant,
+            LrScheduleArg::Cosine => Self::Cosine,
+        }
+    }
+}
+
+/// The sampler specs, as every `--sampler`/`--samplers` help says them (`Sampler::from_str`).
+#[cfg(feature = "burn")]
+macro_rules! sampler_forms {
+    () => {
+        "ancestral (all T steps, sigma_t^2 = beta_t), ancestral:posterior (sigma_t^2 = \
+         beta-tilde_t) or ddim:STEPS:ETA (STEPS network calls; ETA 0 deterministic, 1 \
+         stochastic as ancestral)"
+    };
 }
 
 #[cfg(feature = "burn")]
@@ -181,18 +279,23 @@ struct SampleArgs {
     /// Use the raw (last-iterate) weights instead of the EMA.
     #[arg(long)]
     raw: bool,
-    /// Sampler.
-    #[arg(long, value_enum, default_value = "ddpm")]
-    sampler: SamplerArg,
-    /// DDIM steps.
-    #[arg(long, default_value_t = 100)]
-    steps: usize,
-    /// DDIM eta (0 = deterministic).
-    #[arg(long, default_value_t = 0.0)]
-    eta: f64,
-    /// Ancestral variance.
-    #[arg(long, value_enum, default_value = "beta")]
-    variance: VarianceArg,
+    /// Sampler: ancestral, ancestral:posterior or ddim:STEPS:ETA.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = DEFAULT_SAMPLER_SPEC,
+        long_help = concat!("Sampler: ", sampler_forms!())
+    )]
+    sampler: Sampler,
+    /// Replaced by --sampler ddim:STEPS:ETA.
+    #[arg(long, hide = true)]
+    steps: Option<String>,
+    /// Replaced by --sampler ddim:STEPS:ETA.
+    #[arg(long, hide = true)]
+    eta: Option<String>,
+    /// Replaced by --sampler ancestral or ancestral:posterior.
+    #[arg(long, hide = true)]
+    variance: Option<String>,
     /// Do not clip the predicted x_0 to [-1, 1].
     #[arg(long)]
     no_clip: bool,
@@ -211,9 +314,9 @@ struct SampleArgs {
     /// Snapshots in the trajectory.
     #[arg(long, default_value_t = 20)]
     frames: usize,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
 }
 
 #[cfg(feature = "burn")]
@@ -241,8 +344,8 @@ struct EvalArgs {
     classifier: PathBuf,
     /// Data for the test split (bound, FLD reference) and train split (floor): embedded,
     /// mnist or a folder of IDX files.
-    #[arg(long, default_value = "embedded")]
-    data: String,
+    #[arg(long, value_name = DATA_VALUES, default_value = "embedded", value_parser = data_source)]
+    data: DataSource,
     /// How to compute the variational bound.
     #[arg(long, value_enum, default_value = "sampled")]
     bound: BoundArg,
@@ -255,9 +358,16 @@ struct EvalArgs {
     /// Samples per sampler for the quality table (0 skips it).
     #[arg(long, default_value_t = 1000)]
     samples: usize,
-    /// Samplers, comma separated: ddpm, ddpm:posterior, ddim:STEPS, ddim:STEPS:ETA.
-    #[arg(long, default_value = "ddim:50:0")]
-    samplers: String,
+    /// Samplers, comma separated, one row each (e.g. ddim:50:1,ancestral).
+    #[arg(
+        long,
+        visible_alias = "sampler",
+        value_name = "SPEC,...",
+        value_delimiter = ',',
+        default_value = DEFAULT_SAMPLER_SPEC,
+        long_help = concat!("Samplers, comma separated, one row each: ", sampler_forms!())
+    )]
+    samplers: Vec<Sampler>,
     /// Do not clip the predicted x_0 while sampling.
     #[arg(long)]
     no_clip: bool,
@@ -276,17 +386,17 @@ struct EvalArgs {
     /// Also save each sampler's first 64 samples as a PNG grid into this folder.
     #[arg(long)]
     grids: Option<PathBuf>,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
 }
 
 #[cfg(feature = "burn")]
 #[derive(clap::Args)]
 struct BenchArgs {
     /// Presets to time, comma separated.
-    #[arg(long, default_value = "tiny,small,paper")]
-    presets: String,
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Preset::Tiny, Preset::Small, Preset::Paper])]
+    presets: Vec<Preset>,
     /// Batch size.
     #[arg(long, default_value_t = 64)]
     batch: usize,
@@ -300,9 +410,9 @@ struct BenchArgs {
     /// Threads that compute each training step's gradients (`ddpm train --threads`).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Compute backend: cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
     /// Also time the `paper` U-Net's operations one by one (convolutions, GroupNorm+SiLU,
     /// attention) at --batch, forward and forward+backward.
     #[arg(long)]
@@ -349,8 +459,7 @@ fn main() -> anyhow::Result<()> {
 mod launch {
     use super::*;
     use anyhow::{Context, anyhow, bail};
-    use ddpm::network::UNetConfig;
-    use ddpm::workflows::sample::{SampleOptions, Sampler, VarianceKind};
+    use ddpm::workflows::sample::SampleOptions;
     use ddpm::workflows::train::TrainOptions;
     use ddpm::workflows::{BackendKind, TrainingConfig, images};
 
@@ -358,8 +467,11 @@ mod launch {
     /// device, no CUDA library) panics deep inside burn on its first computation, so the
     /// launcher runs one small computation here and turns a failure into an error that says
     /// what is missing and what to do instead.
-    pub(crate) fn device(name: &str) -> anyhow::Result<burn::tensor::Device> {
-        let kind: BackendKind = name.parse().map_err(|e: String| anyhow!(e))?;
+    pub(crate) fn device(backend: Backend) -> anyhow::Result<burn::tensor::Device> {
+        let kind = backend.kind();
+        let name = backend
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string());
         let device = kind.device().map_err(|e| anyhow!(e))?;
         if kind == BackendKind::Cpu {
             return Ok(device);
@@ -420,23 +532,23 @@ mod launch {
         list.split(',').map(|n| n.trim().parse::<usize>()).collect()
     }
 
-    fn preset(name: &str) -> anyhow::Result<UNetConfig> {
-        UNetConfig::preset(name).ok_or_else(|| {
-            anyhow!(
-                "unknown preset `{name}`: choose one of {}",
-                UNetConfig::PRESETS.join(", ")
-            )
-        })
-    }
-
     pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+        if let Some(eta) = &a.sample_eta {
+            bail!(
+                "--sample-eta is gone: the grids' sampler is one option now, --sampler \
+                 ddim:STEPS:ETA (e.g. --sampler ddim:50:{eta})"
+            );
+        }
         let mut config = TrainingConfig::default_run();
-        config.model = preset(&a.preset)?;
+        config.model = a.preset.config();
         if let Some(list) = &a.channel_mults {
             config.model.channel_mults = numbers(list)
                 .map_err(|_| anyhow!("--channel-mults {list}: give whole numbers like 1,2,4"))?;
         }
-        config.data = a.data;
+        config.data = a.data.to_string();
+        config
+            .set_grid_sampler(a.sampler)
+            .context("ddpm train --sampler")?;
         macro_rules! set {
             ($($field:ident = $arg:expr),*) => { $( if let Some(v) = $arg { config.$field = v; } )* };
         }
@@ -449,21 +561,20 @@ mod launch {
             ema_decay = a.ema_decay,
             seed = a.seed,
             sample_every = a.sample_every,
-            sample_eta = a.sample_eta,
             checkpoint_every = a.checkpoint_every
         );
         if a.min_snr.is_some() {
             config.min_snr_gamma = a.min_snr;
         }
-        if a.lr_schedule.is_some() {
-            config.lr_schedule = a.lr_schedule;
+        if let Some(schedule) = a.lr_schedule {
+            config.lr_schedule = Some(schedule.into());
         }
         if a.threads.is_some() {
             config.threads = a.threads;
         }
         let run_dir = a
             .run_dir
-            .unwrap_or_else(|| PathBuf::from("runs").join(&a.preset));
+            .unwrap_or_else(|| PathBuf::from("runs").join(a.preset.name()));
         let options = TrainOptions {
             run_dir: run_dir.clone(),
             resume: a.resume,
@@ -472,7 +583,7 @@ mod launch {
         };
         println!(
             "training preset `{}` ({} steps, batch {}) into {}",
-            a.preset,
+            a.preset.name(),
             config.steps,
             config.batch,
             run_dir.display()
@@ -495,28 +606,47 @@ mod launch {
         Ok(())
     }
 
+    /// The error for `ddpm sample --steps/--eta/--variance`, which `--sampler SPEC` replaced:
+    /// it spells the new option with the values given.
+    fn old_sampler_flags(a: &SampleArgs) -> anyhow::Result<()> {
+        let given: Vec<String> = [
+            ("steps", &a.steps),
+            ("eta", &a.eta),
+            ("variance", &a.variance),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| value.as_ref().map(|v| format!("--{flag} {v}")))
+        .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        let new = match (&a.variance, &a.steps, &a.eta) {
+            (Some(v), None, None) if v.trim() == "posterior" => "ancestral:posterior".to_string(),
+            (Some(_), None, None) => "ancestral".to_string(),
+            (_, steps, eta) => format!(
+                "ddim:{}:{}",
+                steps.as_deref().unwrap_or("STEPS"),
+                eta.as_deref().unwrap_or("ETA")
+            ),
+        };
+        bail!(
+            "{} is gone: the sampler is one option now, --sampler {new} (the forms: {})",
+            given.join(" "),
+            ddpm::workflows::sample::SAMPLER_SPEC_FORMS
+        )
+    }
+
     pub fn sample(a: SampleArgs) -> anyhow::Result<()> {
-        let device = device(&a.backend)?;
+        old_sampler_flags(&a)?;
+        let device = device(a.backend)?;
         let (model, config) = ddpm::workflows::load_weights(&a.weights, !a.raw, &device)
             .with_context(|| format!("loading weights from {}", a.weights.display()))?;
         let schedule = config
             .schedule
             .build()
             .with_context(|| format!("the schedule in {}/config.json", a.weights.display()))?;
-        let sampler = match a.sampler {
-            SamplerArg::Ddpm => Sampler::Ancestral {
-                variance: match a.variance {
-                    VarianceArg::Beta => VarianceKind::Beta,
-                    VarianceArg::Posterior => VarianceKind::PosteriorBeta,
-                },
-            },
-            SamplerArg::Ddim => Sampler::Ddim {
-                steps: a.steps,
-                eta: a.eta,
-            },
-        };
         let options = SampleOptions {
-            sampler,
+            sampler: a.sampler,
             clip_x0: !a.no_clip,
             seed: a.seed,
             count: a.count,
@@ -541,9 +671,10 @@ mod launch {
         let seconds = started.elapsed().as_secs_f64();
         images::save_grid(&a.out, &samples.images, samples.count, size)?;
         println!(
-            "wrote {} samples to {} (sampled in {seconds:.1} s)",
+            "wrote {} samples to {} ({}, sampled in {seconds:.1} s)",
             samples.count,
-            a.out.display()
+            a.out.display(),
+            a.sampler
         );
         if let Some(kind) = a.trajectory {
             let shown = samples.count.min(8);
@@ -573,7 +704,7 @@ mod launch {
     pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         use ddpm::network::fast;
         use ddpm::workflows::bench::{BenchReport, TorchReport, bench_op, bench_preset, paper_ops};
-        let device = device(&a.backend)?;
+        let device = device(a.backend)?;
         if a.batch == 0 || a.iterations == 0 {
             bail!("--batch and --iterations must be at least 1");
         }
@@ -593,8 +724,9 @@ mod launch {
                 })?),
             };
         let mut presets = Vec::new();
-        for name in a.presets.split(',').map(str::trim) {
-            let mut config = preset(name)?;
+        for preset in &a.presets {
+            let name = preset.name();
+            let mut config = preset.config();
             if let Some(resolutions) = &attention {
                 config.attention_resolutions = resolutions.clone();
                 config
@@ -737,27 +869,18 @@ mod measure {
 
     pub fn eval(a: super::EvalArgs) -> anyhow::Result<()> {
         use super::BoundArg;
-        use ddpm::data::{DataSource, Split, load};
+        use ddpm::data::{Split, load};
         use ddpm::workflows::classifier_train::load_classifier;
-        use ddpm::workflows::eval::{BoundMode, BoundOptions};
-        use ddpm::workflows::evaluate::{
-            EvalReport, EvalSettings, bound_terms_chart, evaluate, parse_sampler,
-        };
+        use ddpm::workflows::eval_report::{EvalReport, EvalSettings, bound_terms_chart, evaluate};
+        use ddpm::workflows::measure::{BoundMode, BoundOptions};
 
-        let device = super::launch::device(&a.backend)?;
+        let device = super::launch::device(a.backend)?;
         let (model, config) = ddpm::workflows::load_weights(&a.weights, !a.raw, &device)
             .with_context(|| format!("loading weights from {}", a.weights.display()))?;
         let (classifier, _) = load_classifier(&a.classifier, &device)
             .with_context(|| format!("loading the classifier from {}", a.classifier.display()))?;
-        let source: DataSource = a.data.parse()?;
-        let train = load(&source, Split::Train)?;
-        let test = load(&source, Split::Test)?;
-        let samplers = a
-            .samplers
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(parse_sampler)
-            .collect::<Result<Vec<_>, _>>()?;
+        let train = load(&a.data, Split::Train)?;
+        let test = load(&a.data, Split::Test)?;
         let bound = match a.bound {
             BoundArg::None => None,
             BoundArg::Exact | BoundArg::Sampled => Some(BoundOptions {
@@ -776,7 +899,7 @@ mod measure {
         let settings = EvalSettings {
             bound,
             samples: a.samples,
-            samplers: samplers.clone(),
+            samplers: a.samplers.clone(),
             clip_x0: !a.no_clip,
             seed: a.seed,
             sample_batch: a.batch,
@@ -822,10 +945,10 @@ mod measure {
         if let (Some(dir), Some(q)) = (&a.grids, &report.quality) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let size = config.model.image_size;
-            for (row, spec) in q.samplers.iter().zip(a.samplers.split(',')) {
+            for (row, sampler) in q.samplers.iter().zip(&a.samplers) {
                 // The table's own samples: the first 64 that were scored.
                 let n = row.images.len() / (size * size);
-                let path = dir.join(format!("{}.png", spec.trim().replace(':', "-")));
+                let path = dir.join(format!("{}.png", sampler.to_string().replace(':', "-")));
                 ddpm::workflows::images::save_grid(&path, &row.images, n, size)?;
                 println!("wrote {}", path.display());
             }
@@ -851,7 +974,55 @@ mod measure {
         );
         save_classifier(out, &model, &config)
             .with_context(|| format!("saving the classifier to {}", out.display()))?;
-        println!("wrote {}", out.display());
+        println!(
+            "wrote {}; measure with it: ddpm eval --classifier {}",
+            out.display(),
+            out.display()
+        );
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "burn"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_on_the_command_line_is_a_network_preset_and_back() {
+        let names: Vec<&str> = Preset::value_variants().iter().map(|p| p.name()).collect();
+        assert_eq!(names, ddpm::network::UNetConfig::PRESETS);
+        for preset in Preset::value_variants() {
+            // The command-line spelling is the library's name.
+            let value = preset.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), preset.name());
+            assert_eq!(
+                Some(preset.config()),
+                ddpm::network::UNetConfig::preset(preset.name())
+            );
+        }
+    }
+
+    #[test]
+    fn backends_and_learning_rate_schedules_map_to_the_library_names() {
+        use ddpm::workflows::BackendKind;
+        use ddpm::workflows::config::LrSchedule;
+        for backend in Backend::value_variants() {
+            let name = backend.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(name.parse::<BackendKind>(), Ok(backend.kind()), "{name}");
+        }
+        for schedule in LrScheduleArg::value_variants() {
+            let name = schedule.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(
+                name.parse::<LrSchedule>(),
+                Ok(LrSchedule::from(*schedule)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

@@ -5,7 +5,7 @@
 //! label-entropy statistics.
 //!
 //! The network that produces the features lives in `network::classifier`; the workflow that
-//! feeds it images is `workflows::eval`.
+//! feeds it images is `workflows::measure`.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 

@@ -8,8 +8,10 @@ use ddpm::diffusion::schedule::NoiseSchedule;
 use ddpm::network::{UNet, UNetConfig};
 use ddpm::workflows::images;
 use ddpm::workflows::sample::{
-    SampleError, SampleOptions, Sampler, VarianceKind, ddim_step, ddim_timesteps, p_sample, sample,
+    DEFAULT_SAMPLER, DEFAULT_SAMPLER_SPEC, SampleError, SampleOptions, Sampler, VarianceKind,
+    ddim_step, ddim_timesteps, p_sample, parse_sampler_list, sample,
 };
+use ddpm::workflows::{ScheduleConfig, TrainingConfig};
 
 fn device() -> Device {
     Device::flex()
@@ -189,6 +191,164 @@ fn invalid_sampling_options_are_refused() {
     assert_eq!(run(&options), Err(SampleError::Eta(-1.0)));
     options.count = 0;
     assert_eq!(run(&options), Err(SampleError::Count));
+}
+
+#[test]
+fn sampler_specs_name_each_sampler_and_read_back_what_they_print() {
+    // The table of `Sampler::from_str`'s documentation, spelled out.
+    let expected = [
+        (
+            "ancestral",
+            Sampler::Ancestral {
+                variance: VarianceKind::Beta,
+            },
+        ),
+        (
+            "ancestral:beta",
+            Sampler::Ancestral {
+                variance: VarianceKind::Beta,
+            },
+        ),
+        (
+            "ancestral:posterior",
+            Sampler::Ancestral {
+                variance: VarianceKind::PosteriorBeta,
+            },
+        ),
+        (
+            "ddim:50:1",
+            Sampler::Ddim {
+                steps: 50,
+                eta: 1.0,
+            },
+        ),
+        (
+            " ddim:100:0 ",
+            Sampler::Ddim {
+                steps: 100,
+                eta: 0.0,
+            },
+        ),
+        (
+            "ddim:10:0.25",
+            Sampler::Ddim {
+                steps: 10,
+                eta: 0.25,
+            },
+        ),
+    ];
+    for (spec, sampler) in expected {
+        assert_eq!(spec.parse::<Sampler>(), Ok(sampler), "{spec}");
+        // What a sampler prints is the spec that gives it back.
+        assert_eq!(
+            sampler.to_string().parse::<Sampler>(),
+            Ok(sampler),
+            "{spec}"
+        );
+    }
+    assert_eq!(
+        Sampler::Ddim {
+            steps: 50,
+            eta: 1.0
+        }
+        .to_string(),
+        "ddim:50:1"
+    );
+    assert_eq!(
+        parse_sampler_list("ddim:20:1,ancestral"),
+        Ok(vec![
+            Sampler::Ddim {
+                steps: 20,
+                eta: 1.0
+            },
+            Sampler::Ancestral {
+                variance: VarianceKind::Beta
+            }
+        ])
+    );
+}
+
+#[test]
+fn bad_sampler_specs_say_what_is_wrong_and_what_to_write() {
+    // (spec, a phrase of the problem, a phrase of the fix)
+    for (spec, problem, fix) in [
+        ("ddim:50", "needs eta", "ddim:50:1"),
+        ("ddim", "step count and eta", "ddim:STEPS:ETA"),
+        ("ddim:0:1", "at least 1", "ddim:STEPS:ETA"),
+        ("ddim:fifty:1", "`fifty`", "ddim:STEPS:ETA"),
+        ("ddim:50:-1", "`-1`", "ddim:STEPS:ETA"),
+        ("ddim:50:nan", "`nan`", "ddim:STEPS:ETA"),
+        ("ddpm", "now written `ancestral`", "ancestral"),
+        ("ddpm:posterior", "`ancestral:posterior`", "ancestral"),
+        ("ancestral:1000", "no step count", "ancestral:posterior"),
+        ("ancestral:sigma", "unknown variance `sigma`", "posterior"),
+        ("euler:10", "not a sampler", "ddim:STEPS:ETA"),
+        ("", "not a sampler", "ancestral"),
+    ] {
+        let message = spec.parse::<Sampler>().unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("`{spec}`"))
+                && message.contains(problem)
+                && message.contains(fix),
+            "{spec:?}: {message}"
+        );
+    }
+    assert!(
+        parse_sampler_list(",")
+            .unwrap_err()
+            .to_string()
+            .contains("no sampler")
+    );
+    assert!(parse_sampler_list("ddim:50:1,ddim:50").is_err());
+}
+
+#[test]
+fn one_default_sampler_everywhere() {
+    // The default of `ddpm sample` and `ddpm eval` (the spec) is the library's default, and the
+    // grids a default run writes use it too.
+    assert_eq!(DEFAULT_SAMPLER_SPEC.parse::<Sampler>(), Ok(DEFAULT_SAMPLER));
+    assert_eq!(
+        DEFAULT_SAMPLER,
+        Sampler::Ddim {
+            steps: 50,
+            eta: 1.0
+        }
+    );
+    assert_eq!(
+        TrainingConfig::default_run().grid_sampler(),
+        DEFAULT_SAMPLER
+    );
+    let plain = TrainingConfig::new(UNetConfig::tiny(), ScheduleConfig::linear_1000(), 10);
+    assert_eq!(plain.grid_sampler(), DEFAULT_SAMPLER);
+    // The grids are drawn with DDIM; ancestral sampling is refused with the form to use.
+    let mut config = plain.clone();
+    config
+        .set_grid_sampler(Sampler::Ddim {
+            steps: 20,
+            eta: 0.0,
+        })
+        .unwrap();
+    assert_eq!(
+        config.grid_sampler(),
+        Sampler::Ddim {
+            steps: 20,
+            eta: 0.0
+        }
+    );
+    let err = config
+        .set_grid_sampler(Sampler::Ancestral {
+            variance: VarianceKind::Beta,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ddim:STEPS:ETA"), "{err}");
+    assert_eq!(
+        config.grid_sampler(),
+        Sampler::Ddim {
+            steps: 20,
+            eta: 0.0
+        }
+    );
 }
 
 #[test]

@@ -588,3 +588,58 @@ fn threads_are_validated_recorded_and_train_the_same_run() {
     assert_eq!(reload_without(&dir, "threads").threads, None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shipped_and_older_config_files_still_load() {
+    use ddpm::workflows::DEFAULT_WEIGHTS_DIR;
+    use ddpm::workflows::checkpoint::read_config;
+    use ddpm::workflows::sample::DEFAULT_SAMPLER;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = root.join(DEFAULT_WEIGHTS_DIR).join("config.json");
+    // weights/default/config.json was written before min_snr_gamma, lr_schedule and threads
+    // existed; it reads as the default run (weights/default/README.md: the shipped weights are
+    // the default run's), whose grids use the default sampler.
+    let config = read_config(&shipped).unwrap();
+    assert_eq!(config, TrainingConfig::default_run());
+    assert_eq!(config.grid_sampler(), DEFAULT_SAMPLER);
+    assert_eq!(config.validate().unwrap().num_timesteps(), 1000);
+
+    // A config.json written before `sample_eta` existed: its grids were DDIM with eta = 0.
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut().unwrap().remove("sample_eta").unwrap();
+    let dir = tmp("old-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("config.json");
+    std::fs::write(&old, json.to_string()).unwrap();
+    let config = read_config(&old).unwrap();
+    assert_eq!(
+        config.grid_sampler(),
+        ddpm::workflows::sample::Sampler::Ddim {
+            steps: 50,
+            eta: 0.0
+        }
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The configurations recorded in the book's `ddpm eval` reports, written by every version
+    // of the crate since `ddpm eval` existed, read as TrainingConfig.
+    let mut reports = 0;
+    for entry in std::fs::read_dir(root.join("chapters/output")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("eval-") && name.ends_with(".json")) {
+            continue;
+        }
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let config: TrainingConfig = serde_json::from_value(report["config"].clone())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        config.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        reports += 1;
+    }
+    assert!(
+        reports >= 10,
+        "only {reports} eval reports in chapters/output"
+    );
+}

@@ -1,5 +1,6 @@
-//! Renders every figure the book shows (`ddpm book-figures`), from the crate's own code, into
-//! `chapters/figures/`. The check command re-renders them into a scratch folder and verifies
+//! Renders every figure the book shows from the crate's own code, into `chapters/figures/` with
+//! `ddpm book-figures --out chapters/figures` (without `--out`, into `runs/book-figures/`, so
+//! that a trial run never overwrites the book's files). The check command re-renders them into a scratch folder and verifies
 //! the bytes match, so a figure in the book is always what the code draws.
 //!
 //! One submodule per part of the book; each has `render(dir) -> Result<Vec<PathBuf>>`.

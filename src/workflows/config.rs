@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 use crate::diffusion::schedule::{BetaSchedule, NoiseSchedule, ScheduleError};
 use crate::network::{UNetConfig, UNetConfigError};
+use crate::workflows::sample::Sampler;
 
 /// Which noise schedule, and how many steps.
 #[derive(Config, Debug, PartialEq)]
@@ -73,7 +74,8 @@ pub struct TrainingConfig {
     /// Write a sample grid every this-many steps (0 = only at the end).
     #[config(default = 500)]
     pub sample_every: usize,
-    /// DDIM steps used for the grids written during training.
+    /// DDIM steps used for the grids written during training (with `sample_eta`, the
+    /// [`TrainingConfig::grid_sampler`]; `ddpm train --sampler ddim:STEPS:ETA` sets both).
     #[config(default = 50)]
     pub sample_steps: usize,
     /// DDIM $\eta$ of those grids: 1 (stochastic, like ancestral sampling) gives clean strokes
@@ -160,6 +162,37 @@ impl TrainingConfig {
             .with_ema_decay(0.995)
             .with_sample_every(200)
             .with_checkpoint_every(200)
+    }
+
+    /// The sampler of the sample grids written during training: DDIM with `sample_steps` and
+    /// `sample_eta` (the defaults are [`crate::workflows::sample::DEFAULT_SAMPLER`]).
+    pub fn grid_sampler(&self) -> Sampler {
+        Sampler::Ddim {
+            steps: self.sample_steps,
+            eta: self.sample_eta,
+        }
+    }
+
+    /// Sets the sampler of the grids written during training (`ddpm train --sampler`).
+    ///
+    /// # Errors
+    /// [`TrainingConfigError::Setting`] for ancestral sampling: the grids are drawn with DDIM,
+    /// which a config stores as `sample_steps` and `sample_eta` (ancestral sampling would take
+    /// $T$ network evaluations per grid, more than most training steps between grids).
+    pub fn set_grid_sampler(&mut self, sampler: Sampler) -> Result<(), TrainingConfigError> {
+        match sampler {
+            Sampler::Ddim { steps, eta } => {
+                self.sample_steps = steps;
+                self.sample_eta = eta;
+                Ok(())
+            }
+            Sampler::Ancestral { .. } => Err(TrainingConfigError::Setting {
+                name: "sampler",
+                value: sampler.to_string(),
+                hint: "the grids written during training are drawn with DDIM: give \
+                       ddim:STEPS:ETA, e.g. ddim:50:1",
+            }),
+        }
     }
 
     /// Checks every setting.

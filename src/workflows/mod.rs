@@ -24,10 +24,10 @@ pub mod checkpoint;
 pub mod classifier_train;
 pub mod config;
 pub mod ema;
-pub mod eval;
-pub mod evaluate;
+pub mod eval_report;
 pub mod images;
 pub mod loss;
+pub mod measure;
 pub mod sample;
 pub mod train;
 

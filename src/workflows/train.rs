@@ -484,10 +484,7 @@ fn write_grid(
     path: &std::path::Path,
 ) -> Result<(), TrainError> {
     let options = SampleOptions {
-        sampler: Sampler::Ddim {
-            steps: config.sample_steps,
-            eta: config.sample_eta,
-        },
+        sampler: config.grid_sampler(),
         clip_x0: true,
         seed: config.seed.wrapping_add(1),
         count: 36,

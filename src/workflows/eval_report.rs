@@ -1,8 +1,8 @@
-//! `ddpm eval` (chapters 15-17): one report with the variational bound of a weights folder on
+//! The `ddpm eval` run and its report (chapters 15-17): one report with the variational bound of a weights folder on
 //! the test split and the sample quality of one or more samplers, printed as a table and
 //! written as JSON.
 //!
-//! Everything is computed by [`super::eval`] (the bound, the classifier statistics) and
+//! Everything is computed by [`super::measure`] (the bound, the classifier statistics) and
 //! [`super::sample`] (the samplers); this module only runs them in order, times the
 //! samplers, and formats the result.
 
@@ -14,58 +14,13 @@ use serde::{Deserialize, Serialize};
 use burn::prelude::*;
 
 use super::TrainingConfig;
-use super::eval::{
+use super::measure::{
     BoundOptions, BoundReport, EvalError, QualityReference, SetQuality, variational_bound,
 };
 use super::sample::{SampleOptions, Sampler, VarianceKind, sample};
 use crate::data::ImageSet;
 use crate::network::UNet;
 use crate::network::classifier::Classifier;
-
-/// Parses a sampler spec: `ddpm` or `ddpm:beta` (ancestral, $\sigma_t^2 = \beta_t$),
-/// `ddpm:posterior` ($\tilde\beta_t$), `ddim:STEPS` ($\eta = 0$) or `ddim:STEPS:ETA`.
-///
-/// # Errors
-/// [`EvalError::Setting`] naming the spec and the accepted forms.
-///
-/// ```
-/// use ddpm::workflows::evaluate::parse_sampler;
-/// use ddpm::workflows::sample::{Sampler, VarianceKind};
-/// assert_eq!(
-///     parse_sampler("ddim:50:1").unwrap(),
-///     Sampler::Ddim { steps: 50, eta: 1.0 }
-/// );
-/// assert_eq!(
-///     parse_sampler("ddpm").unwrap(),
-///     Sampler::Ancestral { variance: VarianceKind::Beta }
-/// );
-/// assert!(parse_sampler("ddim:fast").is_err());
-/// ```
-pub fn parse_sampler(spec: &str) -> Result<Sampler, EvalError> {
-    let bad = || EvalError::Setting {
-        name: "sampler",
-        value: spec.to_string(),
-        hint: "use ddpm, ddpm:beta, ddpm:posterior, ddim:STEPS or ddim:STEPS:ETA (e.g. ddim:50:0)",
-    };
-    let parts: Vec<&str> = spec.trim().split(':').collect();
-    match parts.as_slice() {
-        ["ddpm"] | ["ddpm", "beta"] => Ok(Sampler::Ancestral {
-            variance: VarianceKind::Beta,
-        }),
-        ["ddpm", "posterior"] => Ok(Sampler::Ancestral {
-            variance: VarianceKind::PosteriorBeta,
-        }),
-        ["ddim", steps] => Ok(Sampler::Ddim {
-            steps: steps.parse().map_err(|_| bad())?,
-            eta: 0.0,
-        }),
-        ["ddim", steps, eta] => Ok(Sampler::Ddim {
-            steps: steps.parse().map_err(|_| bad())?,
-            eta: eta.parse().map_err(|_| bad())?,
-        }),
-        _ => Err(bad()),
-    }
-}
 
 /// A short label, e.g. `DDPM-1000 beta` or `DDIM-50 eta=0`.
 pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
@@ -85,7 +40,7 @@ pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
 /// Reports store the label; this reads it back without guessing from substrings.
 ///
 /// ```
-/// use ddpm::workflows::evaluate::{parse_sampler_label, sampler_label};
+/// use ddpm::workflows::eval_report::{parse_sampler_label, sampler_label};
 /// use ddpm::workflows::sample::{Sampler, VarianceKind};
 /// for sampler in [
 ///     Sampler::Ddim { steps: 50, eta: 0.0 },
@@ -343,8 +298,8 @@ impl EvalReport {
         );
         if let Some(b) = &self.bound {
             let mode = match b.mode {
-                super::eval::BoundMode::Exact => "exact: all T terms".to_string(),
-                super::eval::BoundMode::Sampled {
+                super::measure::BoundMode::Exact => "exact: all T terms".to_string(),
+                super::measure::BoundMode::Sampled {
                     timesteps_per_image,
                 } => format!("unbiased estimate: {timesteps_per_image} sampled t per image"),
             };

@@ -1,4 +1,4 @@
-//! Chapters 15-16: the evaluation workflow. The variational bound on test digits (its parts,
+//! Chapters 15-16: the measurements of `workflows::measure`. The variational bound on test digits (its parts,
 //! its two estimators) and the sample-quality report with its floor and ceiling.
 
 use approx::assert_abs_diff_eq;
@@ -7,7 +7,7 @@ use ddpm::data::{Split, load_embedded};
 use ddpm::diffusion::reverse::VarianceKind;
 use ddpm::diffusion::schedule::NoiseSchedule;
 use ddpm::workflows::classifier_train::{DEFAULT_CLASSIFIER_DIR, load_classifier};
-use ddpm::workflows::eval::{
+use ddpm::workflows::measure::{
     BoundMode, BoundOptions, EvalError, noise_images, sample_quality, set_images, variational_bound,
 };
 

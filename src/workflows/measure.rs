@@ -1,5 +1,6 @@
-//! Evaluation (chapters 15-17): the variational bound on test digits in bits per dimension,
-//! and sample quality measured with the MNIST [`Classifier`].
+//! Measuring a trained network (chapters 15-17): the variational bound on test digits in bits
+//! per dimension, and sample quality measured with the MNIST [`Classifier`]. `ddpm eval` runs
+//! these in order and reports them ([`super::eval_report`]).
 //!
 //! The bound calls Part II's functions ([`prior_kl`], [`posterior_kl`], [`decoder_nll`]) on
 //! the network's noise predictions; nothing is re-derived here. The quality figures call
