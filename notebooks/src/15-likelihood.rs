@@ -17,8 +17,8 @@
 // %%
 use ddpm::burn::prelude::*;
 use ddpm::data::{load_embedded, Split};
-use ddpm::workflows::eval::{variational_bound, BoundMode, BoundOptions, BoundReport};
-use ddpm::workflows::evaluate::bound_terms_chart;
+use ddpm::workflows::measure::{variational_bound, BoundMode, BoundOptions, BoundReport};
+use ddpm::workflows::eval_report::bound_terms_chart;
 use ddpm::workflows::load_weights;
 
 let device: Device = Device::flex();

@@ -16,7 +16,8 @@
 use ddpm::burn::prelude::*;
 use ddpm::data::{load_embedded, Split};
 use ddpm::workflows::classifier_train::{accuracy, load_classifier};
-use ddpm::workflows::evaluate::{evaluate, parse_sampler, EvalSettings};
+use ddpm::workflows::eval_report::{evaluate, EvalSettings};
+use ddpm::workflows::sample::Sampler;
 use ddpm::workflows::images::sample_grid;
 use ddpm::workflows::load_weights;
 
@@ -40,7 +41,7 @@ assert!(acc >= 0.98);
 let settings = EvalSettings {
     bound: None,
     samples: 200,
-    samplers: vec![parse_sampler("ddim:10:1").unwrap()],
+    samplers: vec!["ddim:10:1".parse::<Sampler>().unwrap()],
     clip_x0: true,
     seed: 0,
     sample_batch: 200,

@@ -15,7 +15,8 @@
 use ddpm::burn::prelude::*;
 use ddpm::data::{load_embedded, Split};
 use ddpm::workflows::classifier_train::load_classifier;
-use ddpm::workflows::evaluate::{evaluate, parse_sampler, EvalReport, EvalSettings};
+use ddpm::workflows::eval_report::{evaluate, EvalReport, EvalSettings};
+use ddpm::workflows::sample::Sampler;
 use ddpm::workflows::load_weights;
 
 let device: Device = Device::flex();
@@ -29,7 +30,7 @@ let specs = ["ddim:5:0", "ddim:5:1", "ddim:10:0", "ddim:10:1"];
 let settings = EvalSettings {
     bound: None,
     samples: 128,
-    samplers: specs.iter().map(|s| parse_sampler(s).unwrap()).collect(),
+    samplers: specs.iter().map(|s| s.parse::<Sampler>().unwrap()).collect(),
     clip_x0: true,
     seed: 0,
     sample_batch: 128,
@@ -45,7 +46,7 @@ println!("{}", report.table());
 // figure from `ddpm eval` reports.
 
 // %%
-use ddpm::workflows::evaluate::sampler_chart;
+use ddpm::workflows::eval_report::sampler_chart;
 
 // (A block: evcxr cannot keep references between cells.)
 let chart = {
