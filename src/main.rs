@@ -579,7 +579,7 @@ mod launch {
             run_dir: run_dir.clone(),
             resume: a.resume,
             progress: true,
-            device: device(&a.backend)?,
+            device: device(a.backend)?,
         };
         println!(
             "training preset `{}` ({} steps, batch {}) into {}",

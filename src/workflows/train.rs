@@ -24,7 +24,7 @@ use super::checkpoint::{self, CheckpointError, TrainState};
 use super::config::{LrSchedule, TrainingConfig, TrainingConfigError};
 use super::ema::{ema_decay_at, ema_update};
 use super::images::{self, ImageError};
-use super::sample::{SampleOptions, Sampler, sample};
+use super::sample::{SampleOptions, sample};
 use super::{RunLayout, write_atomic};
 use crate::data::{DataError, DataSource, ImageSet, Split};
 use crate::diffusion::bound::min_snr_weights;
