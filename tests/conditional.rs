@@ -22,6 +22,11 @@ use rand_chacha::ChaCha8Rng;
 /// burn's CPU generator is process-global: tests that draw from it take this lock.
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// The lock, also after a test that held it failed (so one failure is reported once).
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn device() -> Device {
     Device::flex()
 }
@@ -39,19 +44,22 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// A batch of 4 inputs (fixed pixel patterns) at timesteps 1, 10, 500, 1000.
-fn inputs() -> (Tensor<4>, Tensor<1>) {
-    let d = device();
+fn inputs_on(d: &Device) -> (Tensor<4>, Tensor<1>) {
     let pixels: Vec<f32> = (0..4 * 784)
         .map(|i| ((i % 29) as f32 / 14.0) - 1.0)
         .collect();
-    let x = Tensor::<4>::from_data(TensorData::new(pixels, [4, 1, 28, 28]), &d);
-    let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 10.0, 500.0, 1000.0], [4]), &d);
+    let x = Tensor::<4>::from_data(TensorData::new(pixels, [4, 1, 28, 28]), d);
+    let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 10.0, 500.0, 1000.0], [4]), d);
     (x, t)
+}
+
+fn inputs() -> (Tensor<4>, Tensor<1>) {
+    inputs_on(&device())
 }
 
 #[test]
 fn the_null_label_is_the_unconditional_network_with_the_same_weights() {
-    let _guard = LOCK.lock().unwrap();
+    let _guard = lock();
     let d = device();
     d.seed(3);
     let unconditional = UNetConfig::tiny().init(&d).unwrap();
@@ -113,7 +121,7 @@ fn guided_noise_is_one_plus_w_times_conditional_minus_w_times_unconditional() {
 
 #[test]
 fn guided_network_at_w_0_is_the_conditional_prediction_and_at_w_2_extrapolates() {
-    let _guard = LOCK.lock().unwrap();
+    let _guard = lock();
     let d = device();
     d.seed(5);
     let config = UNetConfig::tiny().with_num_classes(Some(10));
@@ -272,7 +280,7 @@ fn tiny(steps: usize) -> TrainingConfig {
 
 #[test]
 fn a_tiny_conditional_run_trains_saves_and_samples_digits() {
-    let _guard = LOCK.lock().unwrap();
+    let _guard = lock();
     let dir = std::env::temp_dir().join(format!("ddpm-conditional-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = tiny(6);
@@ -354,5 +362,37 @@ fn options_for(dir: &std::path::Path) -> TrainOptions {
         resume: false,
         progress: false,
         device: device(),
+    }
+}
+
+#[test]
+fn training_reaches_the_rows_of_the_labels_used_and_not_the_null_class() {
+    // The label table must be a trainable parameter: the loss's gradient reaches the rows of
+    // the labels in the batch, and no other row (the null class has no row at all).
+    let _guard = lock();
+    let d = device().autodiff();
+    d.seed(11);
+    let model = UNetConfig::tiny()
+        .with_num_classes(Some(10))
+        .init(&d)
+        .unwrap();
+    let (x, t) = inputs_on(&d);
+    let loss = model
+        .forward_conditional(x, t, label_tensor(&[2, 5, 10, 2], &d))
+        .square()
+        .mean();
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+    let table = model.label_embedding().unwrap();
+    let g = grads
+        .get::<2>(table.weight.id)
+        .expect("the label table receives a gradient");
+    let g = g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap(); // [10, 32]
+    let row_norm = |r: usize| g[r * 32..(r + 1) * 32].iter().map(|v| v.abs()).sum::<f32>();
+    for row in 0..10 {
+        if row == 2 || row == 5 {
+            assert!(row_norm(row) > 0.0, "row {row} got no gradient");
+        } else {
+            assert_eq!(row_norm(row), 0.0, "row {row} was not in the batch");
+        }
     }
 }

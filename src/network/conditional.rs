@@ -15,7 +15,7 @@
 //! [`Guided`] wraps a network, the requested labels and $w$ into a [`NoisePredictor`], which
 //! the samplers of [`crate::workflows::sample`] accept in place of a plain [`UNet`].
 
-use burn::module::{Param, ParamId};
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
@@ -105,7 +105,7 @@ impl LabelEmbedding {
     /// The embedding with a given table `[num_classes, dim]`.
     pub fn from_table(table: Tensor<2>) -> Self {
         Self {
-            weight: Param::initialized(ParamId::new(), table),
+            weight: Param::from_tensor(table), // trainable: it requires gradients
         }
     }
 
@@ -236,6 +236,11 @@ impl NoisePredictor for Guided<'_> {
 
 // ANCHOR: forward_conditional
 impl UNet {
+    /// The label embedding of a conditional network.
+    pub fn label_embedding(&self) -> Option<&LabelEmbedding> {
+        self.label_embedding.as_ref()
+    }
+
     /// The number of classes of a conditional network (`None`: unconditional).
     pub fn num_classes(&self) -> Option<usize> {
         self.label_embedding
