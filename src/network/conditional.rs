@@ -82,6 +82,14 @@ pub fn check_label(label: i64, num_classes: usize) -> Result<usize, LabelError> 
 }
 // ANCHOR_END: parse_label
 
+/// Standard deviation of a fresh label table. Measured, not cited: fine-tuning
+/// `weights/default` (learning rate $10^{-3}$) with $\sigma = 0.02$ (a common choice) left the table
+/// at that size and the samples at chance (12% of them the requested digit) after 400 steps:
+/// the network does not see so small a signal beside the timestep embedding, whose entries
+/// are of order 0.1 to 1, and Adam moves the table only as fast as its noisy gradient
+/// agrees with itself. At 0.3 the label is visible from the first step.
+pub const LABEL_EMBEDDING_INIT_STD: f64 = 0.3;
+
 // ANCHOR: label_embedding
 /// A learned vector per class, added to the timestep embedding: row $y$ of a
 /// `[num_classes, dim]` table for $y <$ `num_classes`, and the zero vector for the null class
@@ -95,10 +103,13 @@ pub struct LabelEmbedding {
 
 impl LabelEmbedding {
     /// A table for `num_classes` classes of width `dim` (the U-Net's `4 base_channels`),
-    /// drawn from $\mathcal N(0, 0.02^2)$: small against the timestep embedding, so a network
-    /// it is attached to starts close to its unconditional self.
+    /// drawn from $\mathcal N(0, \sigma^2)$ with $\sigma$ = [`LABEL_EMBEDDING_INIT_STD`].
     pub fn new(num_classes: usize, dim: usize, device: &Device) -> Self {
-        let weight = Tensor::random([num_classes, dim], Distribution::Normal(0.0, 0.02), device);
+        let weight = Tensor::random(
+            [num_classes, dim],
+            Distribution::Normal(0.0, LABEL_EMBEDDING_INIT_STD),
+            device,
+        );
         Self::from_table(weight)
     }
 
