@@ -52,6 +52,10 @@ const KINDS: &[Kind] = &[
         prefix: "bench-",
         render: bench_section,
     },
+    Kind {
+        prefix: "guidance-",
+        render: guidance_section,
+    },
 ];
 
 /// One report file, read.
@@ -175,6 +179,73 @@ fn bench_section(reports: &[&Report], cited: &Citations) -> Result<String> {
                     times(Some(o.train_ms), o.torch_train_ms),
                 );
             }
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------------
+// `ddpm eval --guidance` reports (`ddpm::workflows::conditional::GuidanceReport`)
+
+/// `GuidanceReport`: what `ddpm eval --guidance --json` writes.
+#[derive(Deserialize)]
+struct GuidanceReport {
+    weights: String,
+    sampler: String,
+    samples_per_digit: usize,
+    floor: Fld,
+    ceiling: Fld,
+    rows: Vec<GuidanceRow>,
+}
+
+/// `GuidanceRow`.
+#[derive(Deserialize)]
+struct GuidanceRow {
+    w: f64,
+    accuracy: f64,
+    per_digit_accuracy: Vec<f64>,
+    quality: Fld,
+    sample_seconds: f64,
+}
+
+/// The FLD of a `SetQuality`.
+#[derive(Deserialize)]
+struct Fld {
+    fld: f64,
+}
+
+/// One section per guidance sweep: per guidance weight, the share of samples classified as
+/// the requested digit (overall and for the worst digit), the FLD and the sampling time.
+fn guidance_section(reports: &[&Report], cited: &Citations) -> Result<String> {
+    let mut out = String::from("## Classifier-free guidance: `ddpm eval --guidance`\n\n");
+    for r in reports {
+        let g: GuidanceReport = r.parse()?;
+        out += &format!(
+            "{} (cited in {}): `{}`, {}, {} samples per digit and per w; FLD floor {:.2}, ceiling {:.2}.\n\n",
+            r.link(),
+            cited.of(&r.name),
+            g.weights,
+            g.sampler,
+            g.samples_per_digit,
+            g.floor.fld,
+            g.ceiling.fld
+        );
+        out += "| w | requested digit | worst digit | FLD | sampling s |\n|---|---|---|---|---|\n";
+        for row in &g.rows {
+            let worst = row
+                .per_digit_accuracy
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            out += &format!(
+                "| {} | {:.1}% | {:.0}% | {:.2} | {:.0} |\n",
+                row.w,
+                100.0 * row.accuracy,
+                100.0 * worst,
+                row.quality.fld,
+                row.sample_seconds
+            );
         }
         out.push('\n');
     }

@@ -30,6 +30,7 @@
 //! | 11. Errata | [`book::ch11_errata`] | `notebooks/11-errata.ipynb` | `tests/errata.rs` |
 //! | 12-14. U-Net, training, sampling | `network`, `workflows` | `notebooks/12-unet.ipynb`, `13-training`, `14-sampling` | `tests/unet.rs`, `tests/training.rs`, `tests/sampling.rs` |
 //! | 15-17. Measuring | `workflows::measure`, `workflows::eval_report` (`ddpm eval`) | `notebooks/15-likelihood.ipynb`, `16-sample-quality`, `17-samplers` | `tests/measure.rs`, `tests/eval_report.rs`, `tests/sample_quality.rs`, `tests/classifier.rs` |
+//! | 18. Conditional diffusion, guidance | `network::conditional`, `workflows::conditional` (`ddpm eval --guidance`) | `notebooks/18-conditional.ipynb` | `tests/conditional.rs` |
 //!
 //! Also: [`exercises`] (one file per chapter, `src/exercises/chNN.rs`, graded by
 //! `tests/exercises_chNN.rs`; see the instructors' page), [`figures`] and [`book_figures`]
@@ -115,5 +116,10 @@ pub mod book {
         #[cfg(feature = "burn")]
         ch17_samplers,
         "17-samplers.md"
+    );
+    chapter!(
+        #[cfg(feature = "burn")]
+        ch18_conditional,
+        "18-conditional.md"
     );
 }

@@ -146,6 +146,17 @@ struct TrainArgs {
     /// Continue the run in --run-dir from its newest checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Train a class-conditional network (chapter 18): the digit's label embedding is added
+    /// to the timestep embedding.
+    #[arg(long)]
+    conditional: bool,
+    /// With --conditional: probability of replacing a label by the null class (default 0.1).
+    #[arg(long, value_name = "P")]
+    label_dropout: Option<f64>,
+    /// Start from the weights in this folder (e.g. weights/default) instead of random ones;
+    /// unconditional weights get a fresh label embedding with --conditional.
+    #[arg(long, value_name = "DIR")]
+    init_weights: Option<String>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -314,6 +325,13 @@ struct SampleArgs {
     /// Snapshots in the trajectory.
     #[arg(long, default_value_t = 20)]
     frames: usize,
+    /// A conditional network's digit (0-9). Without it, a conditional network draws one row
+    /// per digit.
+    #[arg(long)]
+    digit: Option<String>,
+    /// Classifier-free guidance weight w of a conditional network (0: no guidance).
+    #[arg(long, default_value_t = ddpm::workflows::conditional::DEFAULT_SAMPLE_GUIDANCE)]
+    guidance: f64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -386,6 +404,14 @@ struct EvalArgs {
     /// Also save each sampler's first 64 samples as a PNG grid into this folder.
     #[arg(long)]
     grids: Option<PathBuf>,
+    /// Conditional networks: instead of the bound and samplers, sweep these classifier-free
+    /// guidance weights (comma separated, e.g. 0,0.5,1,2,4) and report, per weight, the share
+    /// of samples classified as the requested digit (per digit) and the FLD (chapter 18).
+    #[arg(long, value_name = "W,W,...")]
+    guidance: Option<String>,
+    /// With --guidance: samples per digit and per weight (with the first sampler of --samplers).
+    #[arg(long, default_value_t = 100)]
+    per_digit: usize,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -572,6 +598,14 @@ mod launch {
         if a.threads.is_some() {
             config.threads = a.threads;
         }
+        ddpm::workflows::conditional::apply_conditioning(
+            &mut config,
+            a.conditional,
+            a.label_dropout,
+            10,
+        )
+        .map_err(|e| anyhow!(e))?;
+        config.init_weights = a.init_weights;
         let run_dir = a
             .run_dir
             .unwrap_or_else(|| PathBuf::from("runs").join(a.preset.name()));
@@ -655,21 +689,46 @@ mod launch {
         let bar = indicatif::ProgressBar::new(0);
         let size = config.model.image_size;
         let started = std::time::Instant::now();
-        let samples = ddpm::workflows::sample::sample(
-            &model,
-            &schedule,
-            config.model.image_channels,
-            size,
-            &options,
-            &device,
-            |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
+        let on_step = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let labels = ddpm::workflows::conditional::requested_labels(
+            model.num_classes(),
+            a.digit.as_deref(),
+            a.count,
         )?;
+        let samples = match &labels {
+            None => ddpm::workflows::sample::sample(
+                &model,
+                &schedule,
+                config.model.image_channels,
+                size,
+                &options,
+                &device,
+                on_step,
+            )?,
+            Some(labels) => ddpm::workflows::conditional::sample_digits(
+                &model,
+                &config,
+                labels.clone(),
+                a.guidance,
+                &options,
+                &device,
+                on_step,
+            )?,
+        };
         bar.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
-        images::save_grid(&a.out, &samples.images, samples.count, size)?;
+        match (&labels, &a.digit) {
+            // One row per digit.
+            (Some(labels), None) => {
+                let cols = labels.iter().filter(|&&l| l == 0).count();
+                let grid = images::grid_image(&samples.images, samples.count, size, cols, 2);
+                images::save_png(&a.out, &grid)?;
+            }
+            _ => images::save_grid(&a.out, &samples.images, samples.count, size)?,
+        }
         println!(
             "wrote {} samples to {} ({}, sampled in {seconds:.1} s)",
             samples.count,
@@ -881,6 +940,11 @@ mod measure {
             .with_context(|| format!("loading the classifier from {}", a.classifier.display()))?;
         let train = load(&a.data, Split::Train)?;
         let test = load(&a.data, Split::Test)?;
+        if let Some(list) = &a.guidance {
+            return guidance_eval(
+                &a, list, &model, &config, &classifier, &train, &test, &a.samplers, &device,
+            );
+        }
         let bound = match a.bound {
             BoundArg::None => None,
             BoundArg::Exact | BoundArg::Sampled => Some(BoundOptions {
@@ -951,6 +1015,63 @@ mod measure {
                 let path = dir.join(format!("{}.png", sampler.to_string().replace(':', "-")));
                 ddpm::workflows::images::save_grid(&path, &row.images, n, size)?;
                 println!("wrote {}", path.display());
+            }
+        }
+        Ok(())
+    }
+
+    /// `ddpm eval --guidance`: the guidance sweep of chapter 18, its table, JSON and charts.
+    #[allow(clippy::too_many_arguments)]
+    fn guidance_eval(
+        a: &super::EvalArgs,
+        list: &str,
+        model: &ddpm::network::UNet,
+        config: &ddpm::workflows::TrainingConfig,
+        classifier: &ddpm::network::classifier::Classifier,
+        train: &ddpm::data::ImageSet,
+        test: &ddpm::data::ImageSet,
+        samplers: &[ddpm::workflows::sample::Sampler],
+        device: &burn::tensor::Device,
+    ) -> anyhow::Result<()> {
+        use ddpm::workflows::conditional::{
+            GuidanceSettings, guidance_sweep, parse_guidance_weights,
+        };
+        use std::path::PathBuf;
+        let settings = GuidanceSettings {
+            weights: parse_guidance_weights(list).map_err(|e| anyhow::anyhow!(e))?,
+            per_digit: a.per_digit,
+            sampler: *samplers
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("--guidance needs a sampler in --samplers"))?,
+            seed: a.seed,
+            sample_batch: a.batch,
+        };
+        let start = std::time::Instant::now();
+        let report = guidance_sweep(
+            model,
+            config,
+            &a.weights.display().to_string(),
+            classifier,
+            train,
+            test,
+            &settings,
+            device,
+            |line| eprintln!("[{:>6.0} s] {line}", start.elapsed().as_secs_f64()),
+        )?;
+        print!("{}", report.table());
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&a.json, json).with_context(|| format!("writing {}", a.json.display()))?;
+        println!("wrote {}", a.json.display());
+        if let Some(path) = &a.plot {
+            let stem = path.with_extension("");
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("svg");
+            for (suffix, chart) in [
+                ("accuracy", report.accuracy_chart()),
+                ("fld", report.fld_chart()),
+            ] {
+                let out = PathBuf::from(format!("{}-{suffix}.{ext}", stem.display()));
+                chart.write(&out)?;
+                println!("wrote {}", out.display());
             }
         }
         Ok(())

@@ -346,6 +346,7 @@ fn loss_weights_multiply_each_example_by_the_weight_of_its_t() {
             ),
             &device,
         ),
+        labels: None,
     };
     let b = batch();
     let x_t = tensors.q_sample(b.x_start, &b.t, b.noise.clone());
@@ -522,6 +523,7 @@ fn parallel_gradients_add_up_to_the_whole_batch() {
             ),
             &device,
         ),
+        labels: None,
     };
     let weights: Vec<f32> = (1..=1000).map(|t| 1.0 + (t % 7) as f32).collect();
     let weights = Tensor::<1>::from_data(TensorData::new(weights, [1000]), &device);

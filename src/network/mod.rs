@@ -5,12 +5,14 @@
 //! `Device::flex()` (CPU) and on a GPU device. No file I/O here; [`crate::workflows`] owns it.
 
 pub mod classifier;
+pub mod conditional;
 pub mod cpu_kernels;
 pub mod embedding;
 pub mod fast;
 pub mod schedule;
 pub mod unet;
 
+pub use conditional::{Guided, LabelEmbedding, LabelError, NoisePredictor, guided_noise};
 pub use embedding::{TimeEmbedding, timestep_embedding};
 pub use schedule::ScheduleTensors;
 pub use unet::{

@@ -28,6 +28,7 @@ use burn::tensor::activation::{silu, softmax};
 
 use super::fast::{conv2d, dropout, group_norm};
 
+use super::conditional::LabelEmbedding;
 use super::embedding::TimeEmbedding;
 
 /// What is wrong with a [`UNetConfig`]; each message says how to fix it.
@@ -115,6 +116,11 @@ pub struct UNetConfig {
     /// at 14x14, a quarter of the pixels. Optional so that a config.json written before it
     /// existed still reads: `None` is 1.
     pub patch_size: Option<usize>,
+    /// Number of classes of a class-conditional network (chapter 18): a learned vector per
+    /// class is added to the timestep embedding ([`super::conditional::LabelEmbedding`]), and
+    /// index `num_classes` is the null class. `None` (the default, and what a config.json
+    /// written before it existed means) is the unconditional network.
+    pub num_classes: Option<usize>,
 }
 // ANCHOR_END: unet_config
 
@@ -210,6 +216,9 @@ impl UNetConfig {
         }
         if self.patch() == 0 {
             return Err(UNetConfigError::Empty("patch_size"));
+        }
+        if self.num_classes == Some(0) {
+            return Err(UNetConfigError::Empty("num_classes"));
         }
         if self.base_channels < 4 || !self.base_channels.is_multiple_of(2) {
             return Err(UNetConfigError::EmbeddingDim(self.base_channels));
@@ -324,6 +333,9 @@ impl UNetConfig {
         let patch_channels = self.image_channels * self.patch() * self.patch();
         Ok(UNet {
             time_embedding: TimeEmbedding::new(self.base_channels, device),
+            label_embedding: self
+                .num_classes
+                .map(|n| LabelEmbedding::new(n, temb_dim, device)),
             patch_size: self.patch(),
             conv_in: conv3x3(patch_channels, self.base_channels, 1, device),
             down,
@@ -528,7 +540,9 @@ pub fn depth_to_space(x: Tensor<4>, p: usize) -> Tensor<4> {
 /// The noise-prediction network $\epsilon_\theta(x_t, t)$.
 #[derive(Module, Debug)]
 pub struct UNet {
-    time_embedding: TimeEmbedding,
+    pub(super) time_embedding: TimeEmbedding,
+    /// A class-conditional network's label embedding (chapter 18); `None` when unconditional.
+    pub(super) label_embedding: Option<LabelEmbedding>,
     /// [`UNetConfig::patch_size`] (1: the image enters as it is).
     patch_size: usize,
     conv_in: Conv2d,
@@ -559,6 +573,18 @@ impl UNet {
         &self,
         x: Tensor<4>,
         t: Tensor<1>,
+        trace: Option<&mut Vec<(String, [usize; 4])>>,
+    ) -> Tensor<4> {
+        self.forward_embedded(x, self.time_embedding.forward(t), trace)
+    }
+
+    /// The network after the timestep embedding: `temb` (`[batch, 4 base]`) is what every
+    /// residual block receives ([`UNet::forward`] passes the timestep embedding,
+    /// [`UNet::forward_conditional`] adds the label embedding to it).
+    pub fn forward_embedded(
+        &self,
+        x: Tensor<4>,
+        temb: Tensor<2>,
         mut trace: Option<&mut Vec<(String, [usize; 4])>>,
     ) -> Tensor<4> {
         let mut record = |stage: &dyn Fn() -> String, h: &Tensor<4>| {
@@ -566,7 +592,6 @@ impl UNet {
                 trace.push((stage(), h.dims()));
             }
         };
-        let temb = self.time_embedding.forward(t); // [b, 4 base]
         let p = self.patch_size;
         let x = if p > 1 { space_to_depth(x, p) } else { x }; // [b, p^2, 28/p, 28/p]
         let mut h = conv2d(&self.conv_in, x); // [b, base, 28, 28] without patches

@@ -100,6 +100,17 @@ pub struct TrainingConfig {
     /// The sum of the shares' gradients equals the batch's up to float rounding, so a run with
     /// 2 threads is the same training, not bit-identical to the one-thread run.
     pub threads: Option<usize>,
+    /// Class-conditional training (chapter 18; the network's
+    /// [`UNetConfig::num_classes`] must be set): each label is replaced by the null class with
+    /// this probability, so that one network learns $\epsilon_\theta(x_t, t, y)$ and
+    /// $\epsilon_\theta(x_t, t, \varnothing)$ (Ho & Salimans 2022 use 0.1 or 0.2). `None` (the
+    /// default, and what a `config.json` without this field means) is 0.
+    pub label_dropout: Option<f64>,
+    /// Start from the weights in this weights folder instead of a random initialisation. The
+    /// folder's network must match `model` except for `num_classes`: unconditional weights
+    /// get a fresh label embedding ([`crate::network::UNet::into_conditional`]). `None` (the
+    /// default) starts from random weights.
+    pub init_weights: Option<String>,
 }
 // ANCHOR_END: training_config
 
@@ -254,6 +265,23 @@ impl TrainingConfig {
                     threads.to_string(),
                     "more than one thread needs dropout = 0: the threads share burn's random \
                      generator, so dropout masks would depend on their timing",
+                );
+            }
+        }
+        if let Some(p) = self.label_dropout {
+            if !(0.0..1.0).contains(&p) {
+                return bad(
+                    "label_dropout",
+                    p.to_string(),
+                    "the label dropout rate is a probability in [0, 1), e.g. 0.1",
+                );
+            }
+            if self.model.num_classes.is_none() {
+                return bad(
+                    "label_dropout",
+                    p.to_string(),
+                    "label dropout needs a conditional network: set model.num_classes \
+                     (`ddpm train --conditional`)",
                 );
             }
         }

@@ -22,6 +22,7 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod classifier_train;
+pub mod conditional;
 pub mod config;
 pub mod ema;
 pub mod eval_report;

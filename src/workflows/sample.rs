@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::diffusion::schedule::NoiseSchedule;
-use crate::network::UNet;
+use crate::network::NoisePredictor;
 
 /// The reverse-process variance $\sigma_t^2$ (chapter 8's enum, shared with the f64 layer).
 pub use crate::diffusion::reverse::VarianceKind;
@@ -275,7 +275,7 @@ fn predict_x0(
 /// # Shapes
 /// - `x_t`, `noise`: `[batch, c, h, w]`; returns `[batch, c, h, w]`
 pub fn p_sample(
-    model: &UNet,
+    model: &(impl NoisePredictor + ?Sized),
     schedule: &NoiseSchedule,
     x_t: Tensor<4>,
     t: usize,
@@ -286,7 +286,7 @@ pub fn p_sample(
     let [batch, _, _, _] = x_t.dims();
     let device = x_t.device();
     let t_in = Tensor::<1>::full([batch], t as f32, &device); // [batch]
-    let eps = model.forward(x_t.clone(), t_in); // [batch, c, h, w]
+    let eps = model.predict_noise(x_t.clone(), t_in); // [batch, c, h, w]
     let i = t - 1;
     let x0 = predict_x0(schedule, x_t.clone(), t, eps, clip_x0);
     let mean = x0.mul_scalar(schedule.posterior_mean_coef1()[i])
@@ -315,7 +315,7 @@ pub fn p_sample(
 // noise); bundling them into a struct would hide the equation's shape.
 #[allow(clippy::too_many_arguments)]
 pub fn ddim_step(
-    model: &UNet,
+    model: &(impl NoisePredictor + ?Sized),
     schedule: &NoiseSchedule,
     x_t: Tensor<4>,
     t: usize,
@@ -326,7 +326,7 @@ pub fn ddim_step(
 ) -> Tensor<4> {
     let [batch, _, _, _] = x_t.dims();
     let device = x_t.device();
-    let eps = model.forward(x_t.clone(), Tensor::<1>::full([batch], t as f32, &device));
+    let eps = model.predict_noise(x_t.clone(), Tensor::<1>::full([batch], t as f32, &device));
     let alpha_bar_t = schedule.alpha_bar()[t - 1];
     let alpha_bar_s = if s == 0 {
         1.0
@@ -353,13 +353,15 @@ pub fn ddim_step(
 }
 // ANCHOR_END: ddim_step
 
-/// Draws `options.count` images from `model` (Ho et al. 2020, Algorithm 2, or DDIM).
+/// Draws `options.count` images from `model` (Ho et al. 2020, Algorithm 2, or DDIM): a
+/// [`UNet`](crate::network::UNet), or a guided conditional one
+/// ([`Guided`](crate::network::Guided), chapter 18).
 /// `on_step(done, total)` is called after each network evaluation (for progress bars).
 ///
 /// # Errors
 /// [`SampleError`] for invalid options.
 pub fn sample(
-    model: &UNet,
+    model: &(impl NoisePredictor + ?Sized),
     schedule: &NoiseSchedule,
     channels: usize,
     size: usize,

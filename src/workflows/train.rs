@@ -29,7 +29,7 @@ use super::{RunLayout, write_atomic};
 use crate::data::{DataError, DataSource, ImageSet, Split};
 use crate::diffusion::bound::min_snr_weights;
 use crate::diffusion::schedule::NoiseSchedule;
-use crate::network::{ScheduleTensors, UNet};
+use crate::network::{Guided, ScheduleTensors, UNet, UNetConfig};
 
 /// Everything that can stop a training run.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +134,9 @@ pub struct Batch {
     pub t: Tensor<1, Int>,
     /// $\epsilon \sim \mathcal N(0, I)$, like `x_start`.
     pub noise: Tensor<4>,
+    /// The class labels of a conditional run (`[batch]`, the null class where dropped;
+    /// chapter 18), `None` for an unconditional one.
+    pub labels: Option<Tensor<1, Int>>,
 }
 
 /// Draws a batch: `batch` images uniformly with replacement, one timestep and one noise image
@@ -148,6 +151,42 @@ pub fn draw_batch(
     let indices: Vec<usize> = (0..batch)
         .map(|_| rng.random_range(0..data.len()))
         .collect();
+    batch_of(data, &indices, num_timesteps, rng, device)
+}
+
+/// [`draw_batch`] with the images' class labels, each replaced by the null class
+/// `num_classes` with probability `label_dropout` ([`super::conditional::drop_labels`]).
+pub fn draw_conditional_batch(
+    data: &ImageSet,
+    batch: usize,
+    num_timesteps: usize,
+    num_classes: usize,
+    label_dropout: f64,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Batch {
+    let indices: Vec<usize> = (0..batch)
+        .map(|_| rng.random_range(0..data.len()))
+        .collect();
+    let mut out = batch_of(data, &indices, num_timesteps, rng, device);
+    let labels: Vec<usize> = indices
+        .iter()
+        .map(|&i| usize::from(data.label(i)))
+        .collect();
+    let labels = super::conditional::drop_labels(&labels, label_dropout, num_classes, rng);
+    out.labels = Some(crate::network::conditional::label_tensor(&labels, device));
+    out
+}
+
+/// The images `indices` of `data`, one timestep and one noise image each.
+fn batch_of(
+    data: &ImageSet,
+    indices: &[usize],
+    num_timesteps: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Batch {
+    let batch = indices.len();
     let t: Vec<i64> = (0..batch)
         .map(|_| rng.random_range(1..=num_timesteps as i64))
         .collect();
@@ -156,11 +195,12 @@ pub fn draw_batch(
     let noise: Vec<f32> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
     Batch {
         x_start: Tensor::from_data(
-            TensorData::new(data.symmetric_batch(&indices), shape),
+            TensorData::new(data.symmetric_batch(indices), shape),
             device,
         ),
         t: Tensor::from_data(TensorData::new(t, [batch]), device),
         noise: Tensor::from_data(TensorData::new(noise, shape), device),
+        labels: None,
     }
 }
 
@@ -281,7 +321,10 @@ pub fn batch_loss(
     loss_weights: Option<&Tensor<1>>,
 ) -> Tensor<1> {
     let x_t = schedule.q_sample(batch.x_start, &batch.t, batch.noise.clone()); // [b, 1, 28, 28]
-    let predicted = model.forward(x_t, batch.t.clone().float()); // [b, 1, 28, 28]
+    let predicted = match batch.labels {
+        None => model.forward(x_t, batch.t.clone().float()), // [b, 1, 28, 28]
+        Some(labels) => model.forward_conditional(x_t, batch.t.clone().float(), labels),
+    };
     let squared_error = (predicted - batch.noise).square(); // [b, 1, 28, 28]
     match loss_weights {
         None => squared_error.mean(), // [1]
@@ -347,7 +390,8 @@ fn batch_rows(batch: &Batch, range: std::ops::Range<usize>) -> Batch {
     Batch {
         x_start: batch.x_start.clone().slice(range.clone()),
         t: batch.t.clone().slice(range.clone()),
-        noise: batch.noise.clone().slice(range),
+        noise: batch.noise.clone().slice(range.clone()),
+        labels: batch.labels.as_ref().map(|l| l.clone().slice(range)),
     }
 }
 
@@ -452,6 +496,37 @@ pub fn init_model(config: &TrainingConfig, device: &Device) -> UNet {
     model
 }
 
+/// The network a new run starts from: [`init_model`], or the weights of
+/// `config.init_weights` (given a label embedding when `config` is conditional and they are
+/// not).
+///
+/// # Errors
+/// [`TrainError::Checkpoint`] when the folder cannot be loaded, [`TrainError::ConfigMismatch`]
+/// when its network differs from `config.model` in more than `num_classes`.
+pub fn initial_model(config: &TrainingConfig, device: &Device) -> Result<UNet, TrainError> {
+    let Some(dir) = &config.init_weights else {
+        return Ok(init_model(config, device));
+    };
+    let (model, saved) = checkpoint::load_weights(std::path::Path::new(dir), true, device)?;
+    let same_but_labels = UNetConfig {
+        num_classes: config.model.num_classes,
+        ..saved.model.clone()
+    };
+    if same_but_labels != config.model {
+        return Err(TrainError::ConfigMismatch(format!(
+            "--init-weights {dir} holds the network {}, but the run asks for {}; start from \
+             weights of the same preset",
+            serde_json::to_string(&saved.model).unwrap_or_default(),
+            serde_json::to_string(&config.model).unwrap_or_default()
+        )));
+    }
+    device.seed(config.seed);
+    Ok(match (saved.model.num_classes, config.model.num_classes) {
+        (None, Some(n)) => model.into_conditional(n, device),
+        _ => model,
+    })
+}
+
 /// The device seed for dropout at `step` (a SplitMix64 mix of seed and step).
 fn step_seed(seed: u64, step: usize) -> u64 {
     let mut z = seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -490,16 +565,28 @@ fn write_grid(
         count: 36,
         frames: 0,
     };
-    let samples = sample(
-        ema,
-        schedule,
-        config.model.image_channels,
-        config.model.image_size,
-        &options,
-        device,
-        |_, _| {},
-    )
-    .expect("training configs carry valid sampling settings");
+    let draw = |model: &dyn crate::network::NoisePredictor| {
+        sample(
+            model,
+            schedule,
+            config.model.image_channels,
+            config.model.image_size,
+            &options,
+            device,
+            |_, _| {},
+        )
+        .expect("training configs carry valid sampling settings")
+    };
+    // A conditional run's grid asks for the digits 0, 1, ..., 9, 0, ... in turn.
+    let samples = match ema.num_classes() {
+        None => draw(ema),
+        Some(n) => {
+            let labels = (0..options.count).map(|i| i % n).collect();
+            let guided = Guided::new(ema, labels, super::conditional::TRAINING_GRID_GUIDANCE)
+                .expect("labels below num_classes");
+            draw(&guided)
+        }
+    };
     images::save_grid(
         path,
         &samples.images,
@@ -556,7 +643,7 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
         }
         std::fs::create_dir_all(&layout.root).map_err(io(&layout.root))?;
         checkpoint::write_config(&layout.config(), config)?;
-        let model = init_model(config, &train_device);
+        let model = initial_model(config, &train_device)?;
         let ema = model.valid();
         let rng = ChaCha8Rng::seed_from_u64(config.seed);
         (model, ema, checkpoint::optimizer(), 0, rng)
@@ -614,13 +701,24 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     let mut smoothed: Option<f64> = None;
     for step in start_step..config.steps {
         train_device.seed(step_seed(config.seed, step));
-        let batch = draw_batch(
-            &data,
-            config.batch,
-            schedule.num_timesteps(),
-            &mut rng,
-            &train_device,
-        );
+        let batch = match config.model.num_classes {
+            None => draw_batch(
+                &data,
+                config.batch,
+                schedule.num_timesteps(),
+                &mut rng,
+                &train_device,
+            ),
+            Some(num_classes) => draw_conditional_batch(
+                &data,
+                config.batch,
+                schedule.num_timesteps(),
+                num_classes,
+                config.label_dropout.unwrap_or(0.0),
+                &mut rng,
+                &train_device,
+            ),
+        };
         let lr = scheduled_learning_rate(
             step,
             config.steps,
