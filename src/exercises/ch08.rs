@@ -4,30 +4,16 @@
 /// Exercise 8.1: recover $\hat x_0$ from $x_t$ and a noise (prediction):
 /// $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}$.
 pub fn predict_x0(alpha_bar: f64, xt: f64, eps: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        (xt - (1.0 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (alpha_bar, xt, eps);
-        todo!("Exercise 8.1: implement predict_x0 (see chapter 8)")
-    }
+    let _ = (alpha_bar, xt, eps);
+    todo!("Exercise 8.1: implement predict_x0 (see chapter 8)")
 }
 
 /// Exercise 8.2: the $\epsilon$-parameterised mean (Ho et al. 2020, Eq. (11)):
 /// $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\epsilon\big)$,
 /// $\alpha_t = 1 - \beta_t$.
 pub fn mean_from_eps(beta: f64, alpha_bar: f64, xt: f64, eps: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        (xt - beta / (1.0 - alpha_bar).sqrt() * eps) / (1.0 - beta).sqrt()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (beta, alpha_bar, xt, eps);
-        todo!("Exercise 8.2: implement mean_from_eps (see chapter 8)")
-    }
+    let _ = (beta, alpha_bar, xt, eps);
+    todo!("Exercise 8.2: implement mean_from_eps (see chapter 8)")
 }
 
 /// Exercise 8.3: the optimal noise predictor when the data is a single Gaussian
@@ -35,13 +21,6 @@ pub fn mean_from_eps(beta: f64, alpha_bar: f64, xt: f64, eps: f64) -> f64 {
 /// jointly Gaussian with $\operatorname{Cov}(\epsilon, x_t) = \sqrt{1-\bar\alpha}$ and
 /// $\operatorname{Var}(x_t) = \bar\alpha v + 1 - \bar\alpha$.)
 pub fn optimal_noise_gaussian(alpha_bar: f64, mu: f64, v: f64, xt: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        (1.0 - alpha_bar).sqrt() * (xt - alpha_bar.sqrt() * mu) / (alpha_bar * v + 1.0 - alpha_bar)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (alpha_bar, mu, v, xt);
-        todo!("Exercise 8.3: implement optimal_noise_gaussian (see chapter 8)")
-    }
+    let _ = (alpha_bar, mu, v, xt);
+    todo!("Exercise 8.3: implement optimal_noise_gaussian (see chapter 8)")
 }

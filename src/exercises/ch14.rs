@@ -14,20 +14,8 @@
 /// $13 \cdot 999 / 26 = 499.5$ for $S = 27$, $T = 1000$: compute the product $i(T-1)$ first
 /// and divide once, since `i as f64 * (999.0 / 26.0)` rounds to just below 499.5.
 pub fn ddim_timesteps(steps: usize, num_timesteps: usize) -> Vec<usize> {
-    #[cfg(feature = "solutions")]
-    {
-        if steps <= 1 {
-            return vec![num_timesteps];
-        }
-        (0..steps)
-            .map(|i| 1 + ((i * (num_timesteps - 1)) as f64 / (steps - 1) as f64).round() as usize)
-            .collect()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (steps, num_timesteps);
-        todo!("Exercise 14.1: implement ddim_timesteps (see chapter 14)")
-    }
+    let _ = (steps, num_timesteps);
+    todo!("Exercise 14.1: implement ddim_timesteps (see chapter 14)")
 }
 
 /// Exercise 14.2: the standard deviation of the DDIM step from $t$ to $s < t$ (Song et al.
@@ -35,16 +23,8 @@ pub fn ddim_timesteps(steps: usize, num_timesteps: usize) -> Vec<usize> {
 ///
 /// $$ \sigma = \eta\,\sqrt{\frac{1-\bar\alpha_s}{1-\bar\alpha_t}}\,\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_s}} . $$
 pub fn ddim_sigma(alpha_bar_t: f64, alpha_bar_s: f64, eta: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        eta * ((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)).sqrt()
-            * (1.0 - alpha_bar_t / alpha_bar_s).sqrt()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (alpha_bar_t, alpha_bar_s, eta);
-        todo!("Exercise 14.2: implement ddim_sigma (see chapter 14)")
-    }
+    let _ = (alpha_bar_t, alpha_bar_s, eta);
+    todo!("Exercise 14.2: implement ddim_sigma (see chapter 14)")
 }
 
 /// Exercise 14.3: one DDIM step for one pixel, without clipping (Song et al. 2021, Eq. (12)).
@@ -55,18 +35,6 @@ pub fn ddim_sigma(alpha_bar_t: f64, alpha_bar_s: f64, eta: f64) -> f64 {
 ///
 /// with $\sigma$ from Exercise 14.2 and $\bar\alpha_0 = 1$ (so $s = 0$ returns $\hat x_0$).
 pub fn ddim_step(x_t: f64, eps: f64, alpha_bar_t: f64, alpha_bar_s: f64, eta: f64, z: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let x0 = (x_t - (1.0 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt();
-        let sigma = eta
-            * ((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)).sqrt()
-            * (1.0 - alpha_bar_t / alpha_bar_s).sqrt();
-        let direction = (1.0 - alpha_bar_s - sigma * sigma).max(0.0).sqrt();
-        alpha_bar_s.sqrt() * x0 + direction * eps + sigma * z
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (x_t, eps, alpha_bar_t, alpha_bar_s, eta, z);
-        todo!("Exercise 14.3: implement ddim_step (see chapter 14)")
-    }
+    let _ = (x_t, eps, alpha_bar_t, alpha_bar_s, eta, z);
+    todo!("Exercise 14.3: implement ddim_step (see chapter 14)")
 }

@@ -1,0 +1,85 @@
+//! Exercises for chapter 13 (see the chapter's "Exercises" section). Graded by
+//! `cargo test --release --test exercises_ch13` against `ddpm::workflows::{train, ema}` and
+//! chapter 9's bound; reference solutions with `--features solutions`.
+//!
+//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+
+/// Exercise 13.1: $L_\text{simple}$ of one batch (Ho et al. 2020, Eq. (14)), as the training
+/// step computes it: the squared error between the true noise `eps` and the prediction
+/// `eps_hat`, **averaged** over all elements:
+///
+/// $$ \frac1n \sum_{i=1}^{n} (\epsilon_i - \hat\epsilon_i)^2 . $$
+///
+/// `eps` and `eps_hat` have the same length $n \ge 1$.
+pub fn l_simple(eps: &[f64], eps_hat: &[f64]) -> f64 {
+    let sum: f64 = eps
+        .iter()
+        .zip(eps_hat)
+        .map(|(e, h)| (e - h) * (e - h))
+        .sum();
+    sum / eps.len() as f64
+}
+
+/// Exercise 13.2: the learning rate at `step` (0-based: `step = 0` is the first update) with a
+/// linear warmup over `warmup` steps, then constant (Ho et al. 2020, Appendix B):
+///
+/// $$ \eta_k = \eta \cdot \min\Big(1, \frac{k + 1}{W}\Big), $$
+///
+/// and simply $\eta$ when $W = 0$ (no warmup).
+pub fn learning_rate(step: usize, lr: f64, warmup: usize) -> f64 {
+    if warmup == 0 {
+        lr
+    } else {
+        lr * ((step as f64 + 1.0) / warmup as f64).min(1.0)
+    }
+}
+
+/// Exercise 13.3: the weight the EMA still gives to the **initial** (random) weights after
+/// `steps` updates $\theta_\text{EMA} \leftarrow d_k\theta_\text{EMA} + (1 - d_k)\theta$:
+///
+/// $$ \prod_{k=0}^{\text{steps}-1} d_k, $$
+///
+/// with $d_k = d$ when `warmup` is false, and $d_k = \min(d, \frac{1+k}{10+k})$ (Exercise
+/// 13.4) when it is true. (Without warm-up, $0.995^{200} \approx 0.37$: the grid after 200
+/// steps in chapter 13 is still mostly the random network.)
+pub fn ema_initial_share(steps: usize, decay: f64, warmup: bool) -> f64 {
+    (0..steps)
+        .map(|k| {
+            if warmup {
+                let k = k as f64;
+                decay.min((1.0 + k) / (10.0 + k))
+            } else {
+                decay
+            }
+        })
+        .product()
+}
+
+/// Exercise 13.4: the EMA decay with warm-up used after `step` completed updates (0-based):
+///
+/// $$ d_k = \min\Big(d, \frac{1 + k}{10 + k}\Big), $$
+///
+/// so the first updates (0.1, 0.18, 0.25, ...) follow the fast early progress of training, and
+/// the configured $d$ is reached after $(10d - 1)/(1 - d)$ steps.
+pub fn ema_decay_at(step: usize, decay: f64) -> f64 {
+    let k = step as f64;
+    decay.min((1.0 + k) / (10.0 + k))
+}
+
+/// Exercise 13.5: global-norm gradient clipping (TensorFlow's `clip_by_global_norm`, as in
+/// Ho et al.'s code). `grads` holds the gradient of each parameter tensor, flattened. With
+/// $\lVert g\rVert = \sqrt{\sum_{\text{tensors}}\sum_j g_j^2}$ the norm of *all* gradients
+/// together, return the factor every gradient is multiplied by:
+///
+/// $$ f = \min\Big(1, \frac{\text{max\_norm}}{\lVert g\rVert}\Big), $$
+///
+/// that is $\text{max\_norm}/\lVert g\rVert$ when the norm exceeds `max_norm`, and 1 (no
+/// clipping) otherwise.
+pub fn clip_factor(grads: &[Vec<f64>], max_norm: f64) -> f64 {
+    let norm = grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+    if norm > max_norm {
+        max_norm / norm
+    } else {
+        1.0
+    }
+}
