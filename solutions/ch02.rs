@@ -1,5 +1,6 @@
-//! Exercises for chapter 2, KL divergence (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch02`.
+//! Reference solutions of chapter 2's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch02`
+//! grades them in place of `src/exercises/ch02.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 2.1: the discrete KL divergence
 /// $D_{\mathrm{KL}}(p\,\|\,q) = \sum_i p_i \log(p_i / q_i)$ in nats, for probability vectors of

@@ -1,5 +1,6 @@
-//! Exercises for chapter 3, Bayes' rule (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch03`.
+//! Reference solutions of chapter 3's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch03`
+//! grades them in place of `src/exercises/ch03.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 3.1: the conjugate posterior of a Gaussian mean. Prior
 /// $\theta\sim\mathcal N(\mu_0,\tau_0^2)$, data $x_i\mid\theta \sim \mathcal N(\theta,\sigma^2)$.

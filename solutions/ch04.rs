@@ -1,5 +1,6 @@
-//! Exercises for chapter 4, Monte Carlo (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch04`.
+//! Reference solutions of chapter 4's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch04`
+//! grades them in place of `src/exercises/ch04.rs`; they obey the students' rule (no `ddpm`).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,5 +1,6 @@
-//! Exercises for chapter 06 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch06`; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 6's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch06`
+//! grades them in place of `src/exercises/ch06.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 6.1: the linear schedule. Return $\beta_1, \dots, \beta_T$ linearly spaced from
 /// `beta_start` to `beta_end` inclusive (`np.linspace`): $\beta_t = \beta_{\text{start}} +

@@ -1,5 +1,6 @@
-//! Exercises for chapter 07 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch07`; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 7's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch07`
+//! grades them in place of `src/exercises/ch07.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 7.1: the product of two Gaussian densities in $x$,
 /// $\mathcal N(x; m_1, v_1)\,\mathcal N(x; m_2, v_2) \propto \mathcal N(x; m, v)$: return

@@ -1,5 +1,6 @@
-//! Exercises for chapter 08 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch08`; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 8's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch08`
+//! grades them in place of `src/exercises/ch08.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 8.1: recover $\hat x_0$ from $x_t$ and a noise (prediction):
 /// $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}$.

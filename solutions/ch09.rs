@@ -1,5 +1,6 @@
-//! Exercises for chapter 09 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch09`; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 9's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch09`
+//! grades them in place of `src/exercises/ch09.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 9.1: $L_T$ for one pixel in **bits**:
 /// $D_{\mathrm{KL}}(\mathcal N(\sqrt{\bar\alpha_T}x_0, 1-\bar\alpha_T)\,\|\,\mathcal N(0,1)) / \ln 2$.

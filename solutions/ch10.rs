@@ -1,5 +1,6 @@
-//! Exercises for chapter 10 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch10`; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 10's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch10`
+//! grades them in place of `src/exercises/ch10.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 10.1: the score from the optimal noise prediction:
 /// $\nabla\log q_t(x) = -\epsilon / \sqrt{1-\bar\alpha_t}$.

@@ -1,8 +1,6 @@
-//! Exercises for chapter 12 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch12` against burn and `ddpm::network`; reference
-//! solutions with `--features solutions`.
-//!
-//! The functions are plain `usize`/`f64` arithmetic: they need no burn, only the chapter.
+//! Reference solutions of chapter 12's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch12`
+//! grades them in place of `src/exercises/ch12.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 12.1: the sinusoidal timestep embedding of one timestep $t$, in f64. With
 /// $h = \mathrm{dim}/2$ frequencies $\omega_i = 10000^{-i/(h-1)}$, $i = 0, \dots, h-1$, return

@@ -1,8 +1,10 @@
-//! Exercises for chapter 13 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch13` against `ddpm::workflows::{train, ema}` and
-//! chapter 9's bound; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 13's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch13`
+//! grades them in place of `src/exercises/ch13.rs`; they obey the students' rule (no `ddpm`).
 //!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! The last exercise is tensor code (burn); the others are plain `f64` arithmetic.
+
+use burn::prelude::*;
 
 /// Exercise 13.1: $L_\text{simple}$ of one batch (Ho et al. 2020, Eq. (14)), as the training
 /// step computes it: the squared error between the true noise `eps` and the prediction
@@ -82,4 +84,36 @@ pub fn clip_factor(grads: &[Vec<f64>], max_norm: f64) -> f64 {
     } else {
         1.0
     }
+}
+
+/// Exercise 13.6 (tensors): the loss of Algorithm 1 (Ho et al. 2020) on one batch, as the
+/// training step computes it. Given clean images `x0` and standard normal `noise` (both
+/// `[batch, c, h, w]`), one timestep per image in `t` (each in `1..=T`), and $\bar\alpha_t$ as
+/// `alpha_bar` (element `i` is $\bar\alpha_{i+1}$): form $x_t$ by the forward process, ask the
+/// network `eps_model(x_t, t)` for its noise prediction (`t` as a float tensor `[batch]`),
+/// and return the mean squared error against the true noise, over every element, as a
+/// tensor of shape `[1]`. Graded on the `tiny` U-Net against an independent `f64` computation.
+///
+/// # Shapes
+/// - `x0`, `noise`: `[batch, c, h, w]`; `t.len() == batch`; returns `[1]`
+pub fn algorithm1_loss(
+    x0: Tensor<4>,
+    t: &[usize],
+    noise: Tensor<4>,
+    alpha_bar: &[f64],
+    eps_model: impl Fn(Tensor<4>, Tensor<1>) -> Tensor<4>,
+) -> Tensor<1> {
+    let [batch, _, _, _] = x0.dims();
+    let device = x0.device();
+    let per_image = |f: &dyn Fn(f64) -> f64| -> Tensor<4> {
+        let v: Vec<f32> = t.iter().map(|&t| f(alpha_bar[t - 1]) as f32).collect();
+        Tensor::<1>::from_data(TensorData::new(v, [batch]), &device).reshape([batch, 1, 1, 1])
+    };
+    let a = per_image(&|ab| ab.sqrt()); // [batch, 1, 1, 1]
+    let s = per_image(&|ab| (1.0 - ab).sqrt()); // [batch, 1, 1, 1]
+    let x_t = x0 * a + noise.clone() * s; // [batch, c, h, w]
+    let t_in: Vec<f32> = t.iter().map(|&t| t as f32).collect();
+    let t_in = Tensor::<1>::from_data(TensorData::new(t_in, [batch]), &device); // [batch]
+    let eps = eps_model(x_t, t_in); // [batch, c, h, w]
+    (noise - eps).square().mean() // [1]
 }

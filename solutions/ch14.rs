@@ -1,8 +1,10 @@
-//! Exercises for chapter 14 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch14` against `ddpm::workflows::sample` and chapter
-//! 8's reverse process; reference solutions with `--features solutions`.
+//! Reference solutions of chapter 14's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch14`
+//! grades them in place of `src/exercises/ch14.rs`; they obey the students' rule (no `ddpm`).
 //!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! The last exercise is tensor code (burn); the others are plain `f64` arithmetic.
+
+use burn::prelude::*;
 
 /// Exercise 14.1: the DDIM timesteps $\tau_1 < \dots < \tau_S$, evenly spaced from 1 to $T$
 /// inclusive:
@@ -45,4 +47,36 @@ pub fn ddim_step(x_t: f64, eps: f64, alpha_bar_t: f64, alpha_bar_s: f64, eta: f6
         * (1.0 - alpha_bar_t / alpha_bar_s).sqrt();
     let direction = (1.0 - alpha_bar_s - sigma * sigma).max(0.0).sqrt();
     alpha_bar_s.sqrt() * x0 + direction * eps + sigma * z
+}
+
+/// Exercise 14.4 (tensors): one ancestral step $x_t \to x_{t-1}$ of Algorithm 2 (Ho et al.
+/// 2020, line 4) with $\sigma_t^2 = \beta_t$, for a batch. The schedule is given by its
+/// `betas` ($\beta_1, \dots, \beta_T$; compute $\alpha_t$ and $\bar\alpha_t$ from them),
+/// `eps_model(x_t, t)` is the network (`t` as a float tensor `[batch]`, every element $t$),
+/// and `noise` is the standard normal $z$ to use; at $t = 1$ add no noise. Graded on the
+/// `tiny` U-Net against an independent `f64` computation of the step.
+///
+/// # Shapes
+/// - `x_t`, `noise`: `[batch, c, h, w]`; returns `[batch, c, h, w]`
+pub fn p_sample(
+    x_t: Tensor<4>,
+    t: usize,
+    betas: &[f64],
+    noise: Tensor<4>,
+    eps_model: impl Fn(Tensor<4>, Tensor<1>) -> Tensor<4>,
+) -> Tensor<4> {
+    let [batch, _, _, _] = x_t.dims();
+    let device = x_t.device();
+    let beta = betas[t - 1];
+    let alpha_bar: f64 = betas[..t].iter().map(|b| 1.0 - b).product();
+    let t_in = Tensor::<1>::full([batch], t as f32, &device); // [batch]
+    let eps = eps_model(x_t.clone(), t_in); // [batch, c, h, w]
+    // Eq. (11): mu = (x_t - beta / sqrt(1 - abar) eps) / sqrt(alpha).
+    let mean =
+        (x_t - eps.mul_scalar(beta / (1.0 - alpha_bar).sqrt())).div_scalar((1.0 - beta).sqrt()); // [batch, c, h, w]
+    if t == 1 {
+        mean
+    } else {
+        mean + noise.mul_scalar(beta.sqrt())
+    }
 }

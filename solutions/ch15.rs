@@ -1,6 +1,6 @@
-//! Exercises for chapter 15 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch15` against `ddpm::diffusion::bound`; reference
-//! solutions with `--features solutions`.
+//! Reference solutions of chapter 15's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch15`
+//! grades them in place of `src/exercises/ch15.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 15.1: the bound of one image in **bits per dimension**. The parts are summed over
 /// the image's $D$ = `num_dims` pixels, in nats: `prior` is $L_T$, `kl[t - 2]` is $L_{t-1}$

@@ -1,6 +1,6 @@
-//! Exercises for chapter 16 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch16` against `ddpm::metrics`; reference solutions
-//! with `--features solutions`.
+//! Reference solutions of chapter 16's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch16`
+//! grades them in place of `src/exercises/ch16.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 16.1: the label entropy of a set of samples. `labels` are the classifier's
 /// predicted labels, each in `0..num_classes`. With $\hat p_k = n_k / n$ the share of label

@@ -1,8 +1,6 @@
-//! Exercises for chapter 17 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch17` against `ddpm::workflows::{sample, bench}` and
-//! the noise schedule; reference solutions with `--features solutions`.
-//!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! Reference solutions of chapter 17's exercises (instructors only: `scripts/student_copy.sh`
+//! leaves this folder out). `cargo test --release --features solutions --test exercises_ch17`
+//! grades them in place of `src/exercises/ch17.rs`; they obey the students' rule (no `ddpm`).
 
 /// Exercise 17.1: how many network evaluations one batch of samples costs. Ancestral
 /// sampling (`ddim_steps = None`) evaluates $\epsilon_\theta$ once per timestep

@@ -42,6 +42,7 @@ mod graders {
     use ddpm::diffusion::forward::q_sample;
     use ddpm::diffusion::reverse::VarianceKind;
     use ddpm::diffusion::schedule::NoiseSchedule;
+    use ddpm::network::{UNet, UNetConfig};
     use ddpm::workflows::ema::{ema_decay_at, ema_update};
     use ddpm::workflows::train::{clip_global_norm, learning_rate};
     use ndarray::Array1;
@@ -190,5 +191,82 @@ mod graders {
                 );
             }
         }
+    }
+
+    fn tensor(values: &[f64], shape: [usize; 4], device: &Device) -> Tensor<4> {
+        let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    #[test]
+    fn exercise_13_6_algorithm1_loss() {
+        // The tiny U-Net (random weights: any network will do) on a batch of three 28x28
+        // images at t = 1, 417 and 1000. Reference, computed here in f64 without the library's
+        // training code: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps per element, the network
+        // on that x_t, then the mean of (eps - eps_theta)^2 over all elements. The student's
+        // call of the network is recorded, so a wrong x_t or t is reported as such.
+        let device = Device::flex();
+        let model: UNet = UNetConfig::tiny().init(&device).unwrap();
+        let s = NoiseSchedule::linear(1000).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(136);
+        let (batch, side) = (3usize, 28usize);
+        let shape = [batch, 1, side, side];
+        let n = batch * side * side;
+        let x0: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..=1.0)).collect();
+        let noise: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let t = [1usize, 417, 1000];
+        let x_t: Vec<f64> = (0..n)
+            .map(|k| {
+                let ab = s.alpha_bar()[t[k / (side * side)] - 1];
+                ab.sqrt() * x0[k] + (1.0 - ab).sqrt() * noise[k]
+            })
+            .collect();
+        let t_f32: Vec<f32> = t.iter().map(|&t| t as f32).collect();
+        let t_in = Tensor::<1>::from_data(TensorData::new(t_f32, [batch]), &device);
+        let eps_theta = to_f64(model.forward(tensor(&x_t, shape, &device), t_in));
+        let want = noise
+            .iter()
+            .zip(&eps_theta)
+            .map(|(e, p)| (e - p).powi(2))
+            .sum::<f64>()
+            / n as f64;
+
+        let calls = std::cell::RefCell::new(Vec::new());
+        let loss = ch13::algorithm1_loss(
+            tensor(&x0, shape, &device),
+            &t,
+            tensor(&noise, shape, &device),
+            s.alpha_bar(),
+            |x, t| {
+                calls
+                    .borrow_mut()
+                    .push((to_f64(x.clone()), to_f64(t.clone())));
+                model.forward(x, t)
+            },
+        );
+        let calls = calls.into_inner();
+        assert_eq!(
+            calls.len(),
+            1,
+            "Algorithm 1 evaluates the network once per batch"
+        );
+        let (seen_x, seen_t) = &calls[0];
+        assert_eq!(seen_t, &[1.0, 417.0, 1000.0], "the network's t");
+        let worst = seen_x
+            .iter()
+            .zip(&x_t)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst < 1e-5,
+            "x_t given to the network is off by up to {worst}"
+        );
+        assert_eq!(loss.dims(), [1], "the loss is a tensor of shape [1]");
+        let got = to_f64(loss)[0];
+        // f32 arithmetic over 2,352 elements: relative 1e-5.
+        assert!(
+            (got / want - 1.0).abs() < 1e-5,
+            "loss {got} vs {want} computed in f64"
+        );
     }
 }

@@ -250,4 +250,87 @@ mod graders {
             }
         }
     }
+
+    fn to_f64(x: Tensor<4>) -> Vec<f64> {
+        x.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }
+
+    #[test]
+    fn exercise_14_4_p_sample() {
+        // The tiny U-Net (random weights), a batch of two 28x28 images, on both schedules and
+        // at t = 1 (no noise), 2, 500 and T. Reference, computed here in f64 another way than
+        // Eq. (11): x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (Eq. 4 solved for x0),
+        // then the posterior mean coef1 x0_hat + coef2 x_t of Eq. (7), with the coefficients
+        // written out from the schedule's alpha_bar table, plus sqrt(beta_t) z for t > 1.
+        let device = Device::flex();
+        let model: UNet = UNetConfig::tiny().init(&device).unwrap();
+        let shape = [2usize, 1, 28, 28];
+        let n: usize = shape.iter().product();
+        let values = |seed: u64| -> Vec<f64> {
+            let mut state = seed;
+            // A fixed, varied pattern in [-2, 2] (a small LCG; no library code involved).
+            (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    4.0 * ((state >> 11) as f64 / (1u64 << 53) as f64) - 2.0
+                })
+                .collect()
+        };
+        let tensor = |v: &[f64]| -> Tensor<4> {
+            let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            Tensor::from_data(TensorData::new(v, shape), &device)
+        };
+        let (x_t, z) = (values(14), values(41));
+        for sched in schedules() {
+            for t in [1usize, 2, 500, 1000] {
+                let abar = alpha_bar(&sched, t);
+                let abar_prev = alpha_bar(&sched, t - 1);
+                let beta = sched.beta()[t - 1];
+                let t_in = Tensor::<1>::full([shape[0]], t as f32, &device);
+                let eps = to_f64(model.forward(tensor(&x_t), t_in));
+                let coef1 = abar_prev.sqrt() * beta / (1.0 - abar);
+                let coef2 = (1.0 - beta).sqrt() * (1.0 - abar_prev) / (1.0 - abar);
+                let want: Vec<f64> = (0..n)
+                    .map(|k| {
+                        let x0 = (x_t[k] - (1.0 - abar).sqrt() * eps[k]) / abar.sqrt();
+                        let noise = if t > 1 { beta.sqrt() * z[k] } else { 0.0 };
+                        coef1 * x0 + coef2 * x_t[k] + noise
+                    })
+                    .collect();
+                let seen_t = std::cell::RefCell::new(Vec::new());
+                let got = ch14::p_sample(tensor(&x_t), t, sched.beta(), tensor(&z), |x, tt| {
+                    seen_t.borrow_mut().push(tt.clone());
+                    model.forward(x, tt)
+                });
+                let seen_t = seen_t.into_inner();
+                assert_eq!(seen_t.len(), 1, "one network evaluation per step");
+                let seen: Vec<f32> = seen_t[0]
+                    .clone()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec()
+                    .unwrap();
+                assert_eq!(seen, vec![t as f32; shape[0]], "the network's t");
+                assert_eq!(got.dims(), shape);
+                let got = to_f64(got);
+                // f32 arithmetic: 1e-4 relative to the size of the values.
+                for k in 0..n {
+                    assert!(
+                        (got[k] - want[k]).abs() < 1e-4 * want[k].abs().max(1.0),
+                        "t = {t}, element {k}: {} vs {} computed in f64",
+                        got[k],
+                        want[k]
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! Exercises for chapter 2, KL divergence (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch02`.
+//! Exercises for chapter 2 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 02` (or `cargo test --release --no-default-features --test exercises_ch02`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 2.1: the discrete KL divergence
 /// $D_{\mathrm{KL}}(p\,\|\,q) = \sum_i p_i \log(p_i / q_i)$ in nats, for probability vectors of
@@ -19,9 +21,11 @@ pub fn gaussian_kl(mean1: f64, var1: f64, mean2: f64, var2: f64) -> f64 {
     todo!("Exercise 2.2: implement gaussian_kl (see chapter 2)")
 }
 
-/// Exercise 2.3: fit a Gaussian to a 1-D mixture by **forward** KL. Return `(mean, variance)`
-/// of the mixture $\sum_k \pi_k \mathcal N(\mu_k, \sigma_k^2)$ (moment matching):
-/// $\mathbb E[\,x\,] = \sum_k \pi_k\mu_k$, $\mathrm{Var}[\,x\,] = \sum_k \pi_k(\sigma_k^2 + \mu_k^2) - \mathbb E[\,x\,]^2$.
+/// Exercise 2.3: fit a Gaussian $q = \mathcal N(m, s^2)$ to the 1-D mixture
+/// $p = \sum_k \pi_k \mathcal N(\mu_k, \sigma_k^2)$ by **forward** KL: return the `(mean, variance)`
+/// of the $q$ that minimises $D_{\mathrm{KL}}(p\,\|\,q)$. Derive it first: write
+/// $D_{\mathrm{KL}}(p\,\|\,q)$ as a function of $m$ and $s^2$ (only $\mathbb E_p[\log q]$ depends
+/// on them), set the derivatives to zero, and evaluate what you get for the mixture.
 /// `weights`, `means`, `stds` have equal lengths.
 pub fn forward_kl_fit(weights: &[f64], means: &[f64], stds: &[f64]) -> (f64, f64) {
     let _ = (weights, means, stds);

@@ -1,10 +1,13 @@
-//! Exercises for chapter 3, Bayes' rule (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch03`.
+//! Exercises for chapter 3 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 03` (or `cargo test --release --no-default-features --test exercises_ch03`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 3.1: the conjugate posterior of a Gaussian mean. Prior
-/// $\theta\sim\mathcal N(\mu_0,\tau_0^2)$, data $x_i\mid\theta \sim \mathcal N(\theta,\sigma^2)$.
-/// Return `(posterior mean, posterior variance)`:
-/// $\tau_n^{-2} = \tau_0^{-2} + n\sigma^{-2}$, $\mu_n = \tau_n^2(\mu_0\tau_0^{-2} + \sigma^{-2}\sum_i x_i)$.
+/// $\theta\sim\mathcal N(\mu_0,\tau_0^2)$ (`prior_mean`, `prior_var`), data
+/// $x_i\mid\theta \sim \mathcal N(\theta,\sigma^2)$ independently (`noise_var`, `data`). The
+/// posterior is Gaussian; return `(posterior mean, posterior variance)`. Derive them: the log of
+/// prior times likelihood is quadratic in $\theta$, so complete the square.
 pub fn conjugate_posterior(
     prior_mean: f64,
     prior_var: f64,
@@ -23,9 +26,9 @@ pub fn discrete_posterior(prior: &[f64], likelihood: &[f64]) -> Vec<f64> {
     todo!("Exercise 3.2: implement discrete_posterior (see chapter 3)")
 }
 
-/// Exercise 3.3: the log-evidence of **one** observation in the conjugate model of 3.1:
-/// $x = \theta + \text{noise}$ is a sum of independent Gaussians, so
-/// $\log p(x) = \log\mathcal N(x;\, \mu_0,\, \tau_0^2 + \sigma^2)$.
+/// Exercise 3.3: the log-evidence $\log p(x) = \log\int p(\theta)\,p(x\mid\theta)\,d\theta$ of
+/// **one** observation $x$ in the conjugate model of 3.1, in closed form. (Derive it: what is the
+/// distribution of $x$ when $x = \theta + \text{noise}$?)
 pub fn log_evidence_one(prior_mean: f64, prior_var: f64, noise_var: f64, x: f64) -> f64 {
     let _ = (prior_mean, prior_var, noise_var, x);
     todo!("Exercise 3.3: implement log_evidence_one (see chapter 3)")

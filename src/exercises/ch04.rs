@@ -1,5 +1,7 @@
-//! Exercises for chapter 4, Monte Carlo (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch04`.
+//! Exercises for chapter 4 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 04` (or `cargo test --release --no-default-features --test exercises_ch04`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

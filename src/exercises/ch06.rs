@@ -1,5 +1,7 @@
-//! Exercises for chapter 06 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch06`; reference solutions with `--features solutions`.
+//! Exercises for chapter 6 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 06` (or `cargo test --release --no-default-features --test exercises_ch06`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 6.1: the linear schedule. Return $\beta_1, \dots, \beta_T$ linearly spaced from
 /// `beta_start` to `beta_end` inclusive (`np.linspace`): $\beta_t = \beta_{\text{start}} +

@@ -1,5 +1,7 @@
-//! Exercises for chapter 09 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch09`; reference solutions with `--features solutions`.
+//! Exercises for chapter 9 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 09` (or `cargo test --release --no-default-features --test exercises_ch09`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 9.1: $L_T$ for one pixel in **bits**:
 /// $D_{\mathrm{KL}}(\mathcal N(\sqrt{\bar\alpha_T}x_0, 1-\bar\alpha_T)\,\|\,\mathcal N(0,1)) / \ln 2$.

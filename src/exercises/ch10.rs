@@ -1,16 +1,19 @@
-//! Exercises for chapter 10 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch10`; reference solutions with `--features solutions`.
+//! Exercises for chapter 10 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 10` (or `cargo test --release --no-default-features --test exercises_ch10`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
-/// Exercise 10.1: the score from the optimal noise prediction:
-/// $\nabla\log q_t(x) = -\epsilon / \sqrt{1-\bar\alpha_t}$.
+/// Exercise 10.1: the score $\nabla_x\log q_t(x)$ from the optimal noise prediction
+/// $\epsilon = \mathbb E[\epsilon\mid x_t = x]$. Derive the relation (Tweedie's formula: write
+/// $\nabla_x \log q_t(x)$ as an expectation over $x_0$ given $x_t = x$).
 pub fn score_from_eps(eps: f64, alpha_bar: f64) -> f64 {
     let _ = (eps, alpha_bar);
     todo!("Exercise 10.1: implement score_from_eps (see chapter 10)")
 }
 
-/// Exercise 10.2: the exact score of the noised single Gaussian: if $x_0 \sim \mathcal N(\mu, v)$
-/// then $q_t = \mathcal N(\sqrt{\bar\alpha}\mu, \bar\alpha v + 1 - \bar\alpha)$; return
-/// $\nabla_x \log q_t(x)$.
+/// Exercise 10.2: the exact score $\nabla_x \log q_t(x)$ of the noised single Gaussian: the data
+/// is $x_0 \sim \mathcal N(\mu, v)$ and $q_t$ the distribution of
+/// $\sqrt{\bar\alpha}\,x_0 + \sqrt{1-\bar\alpha}\,\epsilon$. (Derive $q_t$ first.)
 pub fn gaussian_score(x: f64, alpha_bar: f64, mu: f64, v: f64) -> f64 {
     let _ = (x, alpha_bar, mu, v);
     todo!("Exercise 10.2: implement gaussian_score (see chapter 10)")

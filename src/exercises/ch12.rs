@@ -1,8 +1,7 @@
-//! Exercises for chapter 12 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch12` against burn and `ddpm::network`; reference
-//! solutions with `--features solutions`.
-//!
-//! The functions are plain `usize`/`f64` arithmetic: they need no burn, only the chapter.
+//! Exercises for chapter 12 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 12` (or `cargo test --release --test exercises_ch12`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 12.1: the sinusoidal timestep embedding of one timestep $t$, in f64. With
 /// $h = \mathrm{dim}/2$ frequencies $\omega_i = 10000^{-i/(h-1)}$, $i = 0, \dots, h-1$, return

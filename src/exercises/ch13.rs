@@ -1,8 +1,11 @@
-//! Exercises for chapter 13 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch13` against `ddpm::workflows::{train, ema}` and
-//! chapter 9's bound; reference solutions with `--features solutions`.
+//! Exercises for chapter 13 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 13` (or `cargo test --release --test exercises_ch13`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 //!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! The last exercise is tensor code (burn); the others are plain `f64` arithmetic.
+
+use burn::prelude::*;
 
 /// Exercise 13.1: $L_\text{simple}$ of one batch (Ho et al. 2020, Eq. (14)), as the training
 /// step computes it: the squared error between the true noise `eps` and the prediction
@@ -63,4 +66,25 @@ pub fn ema_decay_at(step: usize, decay: f64) -> f64 {
 pub fn clip_factor(grads: &[Vec<f64>], max_norm: f64) -> f64 {
     let _ = (grads, max_norm);
     todo!("Exercise 13.5: implement clip_factor (see chapter 13)")
+}
+
+/// Exercise 13.6 (tensors): the loss of Algorithm 1 (Ho et al. 2020) on one batch, as the
+/// training step computes it. Given clean images `x0` and standard normal `noise` (both
+/// `[batch, c, h, w]`), one timestep per image in `t` (each in `1..=T`), and $\bar\alpha_t$ as
+/// `alpha_bar` (element `i` is $\bar\alpha_{i+1}$): form $x_t$ by the forward process, ask the
+/// network `eps_model(x_t, t)` for its noise prediction (`t` as a float tensor `[batch]`),
+/// and return the mean squared error against the true noise, over every element, as a
+/// tensor of shape `[1]`. Graded on the `tiny` U-Net against an independent `f64` computation.
+///
+/// # Shapes
+/// - `x0`, `noise`: `[batch, c, h, w]`; `t.len() == batch`; returns `[1]`
+pub fn algorithm1_loss(
+    x0: Tensor<4>,
+    t: &[usize],
+    noise: Tensor<4>,
+    alpha_bar: &[f64],
+    eps_model: impl Fn(Tensor<4>, Tensor<1>) -> Tensor<4>,
+) -> Tensor<1> {
+    let _ = (x0, t, noise, alpha_bar, eps_model);
+    todo!("Exercise 13.6: implement algorithm1_loss (see chapter 13)")
 }

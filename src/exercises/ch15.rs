@@ -1,6 +1,7 @@
-//! Exercises for chapter 15 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch15` against `ddpm::diffusion::bound`; reference
-//! solutions with `--features solutions`.
+//! Exercises for chapter 15 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 15` (or `cargo test --release --no-default-features --test exercises_ch15`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 15.1: the bound of one image in **bits per dimension**. The parts are summed over
 /// the image's $D$ = `num_dims` pixels, in nats: `prior` is $L_T$, `kl[t - 2]` is $L_{t-1}$

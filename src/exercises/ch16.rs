@@ -1,6 +1,7 @@
-//! Exercises for chapter 16 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch16` against `ddpm::metrics`; reference solutions
-//! with `--features solutions`.
+//! Exercises for chapter 16 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 16` (or `cargo test --release --no-default-features --test exercises_ch16`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 16.1: the label entropy of a set of samples. `labels` are the classifier's
 /// predicted labels, each in `0..num_classes`. With $\hat p_k = n_k / n$ the share of label

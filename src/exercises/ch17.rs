@@ -1,8 +1,7 @@
-//! Exercises for chapter 17 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch17` against `ddpm::workflows::{sample, bench}` and
-//! the noise schedule; reference solutions with `--features solutions`.
-//!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! Exercises for chapter 17 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 17` (or `cargo test --release --test exercises_ch17`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 17.1: how many network evaluations one batch of samples costs. Ancestral
 /// sampling (`ddim_steps = None`) evaluates $\epsilon_\theta$ once per timestep
