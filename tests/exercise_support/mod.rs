@@ -119,3 +119,29 @@ fn strip_comments_and_strings(source: &str) -> String {
     }
     out
 }
+
+/// The rule bites on each way of reaching the library, and not on comments, strings or
+/// look-alike names (this test runs in every grader; it takes microseconds).
+#[test]
+fn self_containment_rule() {
+    for bad in [
+        "use ddpm::probability::Grid;",
+        "fn f() -> f64 { ::ddpm::diffusion::bound::nats_to_bits(1.0) }",
+        "extern crate ddpm as d;",
+        "include!(\"../../src/metrics.rs\");",
+        "const S: &str = include_str!(\"x\");",
+        "#[path = \"../../src/metrics.rs\"] mod m;",
+        "#[cfg_attr(all(), path = \"../../src/metrics.rs\")] mod m;",
+    ] {
+        assert!(self_contained(bad).is_err(), "accepted: {bad}");
+    }
+    for good in [
+        "// see ddpm::diffusion::bound, and /* ddpm:: */ too\nfn f() {}",
+        "fn f() -> &'static str { \"ddpm::x, include!(y), #[path]\" }",
+        "fn f() -> &'static str { r#\"ddpm\"# }",
+        "fn ddpm_like(c: char) -> bool { c == '\"' }",
+        "use rand::Rng;\nfn g() { let path = 3; let _ = path; }",
+    ] {
+        assert_eq!(self_contained(good), Ok(()), "refused: {good}");
+    }
+}
