@@ -15,6 +15,7 @@
 #                    share one build with other commands) instead of the usual choice:
 #                    chapters 2-10, 15, 16 without burn (quick), 12, 13, 14, 17 with it
 # Environment: DDPM_GRADE_CARGO_ARGS (extra cargo arguments, e.g. a --config file),
+#   DDPM_GRADE_TIMEOUT (seconds each chapter's tests may run, default 300),
 #   DDPM_GRADE_DIR (scratch folder for grading a student copy, default $TMPDIR/ddpm-grade),
 #   CARGO_TARGET_DIR (as for any cargo build).
 #
@@ -35,7 +36,8 @@ chapters=""
 features=""
 features_set=0
 student=""
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+limit=${DDPM_GRADE_TIMEOUT:-300}
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --csv) csv="$2"; shift 2 ;;
@@ -108,8 +110,14 @@ for ch in $chapters; do
     if [ ! -f "$tree/src/exercises/ch$ch.rs" ]; then
         whole="not attempted|no file src/exercises/ch$ch.rs"
     else
-        (cd "$tree" && cargo test --release "${extra[@]}" "${flags[@]}" --no-fail-fast \
-            --test "exercises_ch$ch") >"$log" 2>&1 || true
+        # Build first (no time limit: a first build of burn takes long), then run the tests
+        # under a time limit, so that an endless loop in a student's code fails its chapter's
+        # unfinished exercises instead of hanging the grading.
+        cmd=(cargo test --release "${extra[@]}" "${flags[@]}" --no-fail-fast --test "exercises_ch$ch")
+        rc=0
+        if (cd "$tree" && "${cmd[@]}" --no-run) >"$log" 2>&1; then
+            (cd "$tree" && timeout "$limit" "${cmd[@]}") >"$log" 2>&1 || rc=$?
+        fi
         if ! grep -qE '^running [0-9]+ tests?$' "$log"; then
             first=$(grep -m1 -E '^error' "$log" | tr ',' ';' || true)
             whole="does not compile|${first:-cargo test failed before running; see its output}"
@@ -133,7 +141,8 @@ for ch in $chapters; do
             # Every test of this exercise must pass; a todo!() panic in any means not attempted.
             results=$(grep -E "^test (.*::)?${prefix}[A-Za-z0-9_]* \.\.\. " "$log" || true)
             if [ -z "$results" ]; then
-                status=fail; note="its tests did not run"
+                status=fail; note="its tests did not finish"
+                if [ "$rc" = 124 ]; then note="its tests did not finish in $limit s"; fi
             elif ! grep -qv ' \.\.\. ok$' <<<"$results"; then
                 status=pass; note=""
             elif awk -v p="$prefix" '
