@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # The one check command (README: `bash scripts/check.sh`; .ci/run calls it too).
-# Installs what it needs when missing, then: format, the notebooks match their sources, lint,
-# every test and doctest (with the exercise solutions), proves the exercise grader bites (stubs
-# fail), checks that the book's tables are the output of examples/part1_numbers and
-# part2_numbers, re-renders the book's figures and compares bytes, checks the results page
-# against the JSON reports, builds the book, and executes the notebooks. CONTRIBUTING.md says
-# what it costs.
+# Installs what it needs when missing, then: format, the notebooks match their sources, lint, every test and doctest (with the
+# exercise solutions), proves the exercise grader bites (the stubs score 'not attempted'),
+# checks that the book's tables are the output of examples/part1_numbers and part2_numbers,
+# re-renders the book's figures and compares bytes, checks the results page against the JSON
+# reports, builds the book, and executes the notebooks. CONTRIBUTING.md says what it costs.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
 # are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs);
@@ -101,24 +100,24 @@ fi
 cargo test "${profile[@]}" --release --features "$with_solutions"
 
 # ---------------------------------------------------------------------------------------
-step "the exercise grader bites: without solutions every exercise test must fail"
-# The library as students get it, stubs in place: linted like the rest (see above).
-cargo build "${profile[@]}" --release --lib --features "$features"
-if ls tests/exercises_ch*.rs >/dev/null 2>&1; then
-    log=$(mktemp)
-    cargo test "${profile[@]}" --release --features "$features" --no-fail-fast --test 'exercises_ch*' >"$log" 2>&1 || true
-    # Each exercise test file prints one "test result:" line; all must report 0 passed.
-    results=$(grep -E '^test result:' "$log" || true)
-    files=$(ls tests/exercises_ch*.rs | wc -l)
-    if [ "$(grep -c . <<<"$results")" -ne "$files" ]; then
-        cat "$log"; echo "expected $files exercise test results"; exit 1
-    fi
-    if grep -Ev '^test result: FAILED\. 0 passed;' <<<"$results"; then
-        cat "$log"; echo "some exercise test passes on the unsolved stubs: the grader does not bite"; exit 1
-    fi
-    echo "$files exercise files, every test fails on the stubs: $(grep -Eo '[0-9]+ failed' <<<"$results" | awk '{s+=$1} END {print s}') failures"
-    rm -f "$log"
+step "the exercise grader bites: on the unsolved stubs every exercise is 'not attempted'"
+# scripts/grade.sh, as instructors and students run it, on this checkout's stubs: it builds
+# each chapter's grader (tests/exercises_chNN.rs with src/exercises/chNN.rs, never the
+# solutions; linted like the rest, see above) and scores each exercise. On the stubs every
+# exercise must be "not attempted" (its todo!() panics): none may pass (a grader that does not
+# bite), fail for another reason, or not compile. Cost: the library once more without the
+# `solutions` feature (it no longer changes the library, but it is part of cargo's key) plus
+# 15 test binaries, as the step it replaces; then 15 short cargo runs.
+grade_csv=$(mktemp)
+DDPM_GRADE_CARGO_ARGS="${profile[*]}" scripts/grade.sh --features "$features" --csv "$grade_csv" --name stubs >/dev/null
+expected=$(grep -ohE 'fn exercise_[0-9]+_[0-9]+_' tests/exercises_ch*.rs | sort -u | wc -l)
+graded=$(tail -n +2 "$grade_csv" | wc -l)
+if [ "$graded" -ne "$expected" ] || tail -n +2 "$grade_csv" | grep -v ',not attempted,'; then
+    cat "$grade_csv"
+    echo "expected $expected exercises, every one 'not attempted' on the stubs (rows above)"; exit 1
 fi
+echo "$graded exercises in $(ls tests/exercises_ch*.rs | wc -l) chapters: every one 'not attempted' on the stubs"
+rm -f "$grade_csv"
 
 # ---------------------------------------------------------------------------------------
 step "the book's numbers are the examples' output"

@@ -32,8 +32,10 @@
 //! | 15-17. Measuring | `workflows::measure`, `workflows::eval_report` (`ddpm eval`) | `notebooks/15-likelihood.ipynb`, `16-sample-quality`, `17-samplers` | `tests/measure.rs`, `tests/eval_report.rs`, `tests/sample_quality.rs`, `tests/classifier.rs` |
 //! | 18. Conditional diffusion, guidance | `network::conditional`, `workflows::conditional` (`ddpm eval --guidance`) | `notebooks/18-conditional.ipynb` | `tests/conditional.rs` |
 //!
-//! Also: [`exercises`] (one file per chapter, `src/exercises/chNN.rs`, graded by
-//! `tests/exercises_chNN.rs`; see the instructors' page), [`figures`] and [`book_figures`]
+//! Also: the exercises (one stub file per chapter, `src/exercises/chNN.rs`, which is not a
+//! module of this library: each is compiled into its own grader, `tests/exercises_chNN.rs`, so
+//! that a stub that does not compile costs its chapter only, and may not call this crate; see
+//! the instructors' page), [`figures`] and [`book_figures`]
 //! (every plot in `chapters/figures/`, tested in `tests/figures.rs`), and
 //! `examples/part1_numbers.rs`, `examples/part2_numbers.rs` (every number quoted in Parts I
 //! and II).
@@ -44,7 +46,6 @@
 pub mod book_figures;
 pub mod data;
 pub mod diffusion;
-pub mod exercises;
 pub mod figures;
 pub mod metrics;
 #[cfg(feature = "burn")]
@@ -57,7 +58,7 @@ pub mod workflows;
 /// devices with the crate's own burn (`ddpm::burn::prelude::*`).
 #[cfg(feature = "burn")]
 pub use burn;
-/// Re-exported so that notebooks and exercises use the crate's own versions.
+/// Re-exported so that notebooks use the crate's own versions.
 pub use ndarray;
 pub use plotters;
 pub use rand;

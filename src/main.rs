@@ -942,7 +942,15 @@ mod measure {
         let test = load(&a.data, Split::Test)?;
         if let Some(list) = &a.guidance {
             return guidance_eval(
-                &a, list, &model, &config, &classifier, &train, &test, &a.samplers, &device,
+                &a,
+                list,
+                &model,
+                &config,
+                &classifier,
+                &train,
+                &test,
+                &a.samplers,
+                &device,
             );
         }
         let bound = match a.bound {

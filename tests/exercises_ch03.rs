@@ -1,8 +1,29 @@
 //! Grader for chapter 3's exercises (independent references: the library and closed forms).
 //! `cargo test --release --no-default-features --test exercises_ch03`
 
+mod exercise_support;
+
+// The student's file; with `--features solutions`, the instructors' reference solution.
+#[cfg(not(feature = "solutions"))]
+#[path = "../src/exercises/ch03.rs"]
+mod ch03;
+#[cfg(feature = "solutions")]
+#[path = "../solutions/ch03.rs"]
+mod ch03;
+
+#[cfg(not(feature = "solutions"))]
+const EXERCISE_FILE: &str = include_str!("../src/exercises/ch03.rs");
+#[cfg(feature = "solutions")]
+const EXERCISE_FILE: &str = include_str!("../solutions/ch03.rs");
+
+/// The exercise file may not call the library (which computes most answers): see
+/// `exercise_support`. When this fails the grader scores the whole chapter 0.
+#[test]
+fn exercise_file_is_self_contained() {
+    exercise_support::assert_self_contained("ch03", EXERCISE_FILE);
+}
+
 use approx::assert_abs_diff_eq;
-use ddpm::exercises::ch03;
 use ddpm::probability::bayes::gaussian_log_evidence;
 use ddpm::probability::{Gaussian, Variance, gaussian_posterior};
 

@@ -1,8 +1,29 @@
 //! Grader for chapter 4's exercises (independent references: closed forms and the library).
 //! `cargo test --release --no-default-features --test exercises_ch04`
 
+mod exercise_support;
+
+// The student's file; with `--features solutions`, the instructors' reference solution.
+#[cfg(not(feature = "solutions"))]
+#[path = "../src/exercises/ch04.rs"]
+mod ch04;
+#[cfg(feature = "solutions")]
+#[path = "../solutions/ch04.rs"]
+mod ch04;
+
+#[cfg(not(feature = "solutions"))]
+const EXERCISE_FILE: &str = include_str!("../src/exercises/ch04.rs");
+#[cfg(feature = "solutions")]
+const EXERCISE_FILE: &str = include_str!("../solutions/ch04.rs");
+
+/// The exercise file may not call the library (which computes most answers): see
+/// `exercise_support`. When this fails the grader scores the whole chapter 0.
+#[test]
+fn exercise_file_is_self_contained() {
+    exercise_support::assert_self_contained("ch04", EXERCISE_FILE);
+}
+
 use approx::assert_abs_diff_eq;
-use ddpm::exercises::ch04;
 use ddpm::probability::Gaussian;
 
 #[test]

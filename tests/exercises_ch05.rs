@@ -1,8 +1,29 @@
 //! Grader for chapter 5's exercises (independent references: the library's model).
 //! `cargo test --release --no-default-features --test exercises_ch05`
 
+mod exercise_support;
+
+// The student's file; with `--features solutions`, the instructors' reference solution.
+#[cfg(not(feature = "solutions"))]
+#[path = "../src/exercises/ch05.rs"]
+mod ch05;
+#[cfg(feature = "solutions")]
+#[path = "../solutions/ch05.rs"]
+mod ch05;
+
+#[cfg(not(feature = "solutions"))]
+const EXERCISE_FILE: &str = include_str!("../src/exercises/ch05.rs");
+#[cfg(feature = "solutions")]
+const EXERCISE_FILE: &str = include_str!("../solutions/ch05.rs");
+
+/// The exercise file may not call the library (which computes most answers): see
+/// `exercise_support`. When this fails the grader scores the whole chapter 0.
+#[test]
+fn exercise_file_is_self_contained() {
+    exercise_support::assert_self_contained("ch05", EXERCISE_FILE);
+}
+
 use approx::assert_abs_diff_eq;
-use ddpm::exercises::ch05;
 use ddpm::probability::{Gaussian, LinearGaussianModel, Variance};
 
 const CASES: [(f64, f64, f64, f64); 3] = [

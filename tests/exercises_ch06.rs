@@ -1,8 +1,29 @@
 //! Grader for chapter 6's exercises: compares with the library (`ddpm::diffusion::schedule`).
 //! Each test panics on the unimplemented stub.
 
+mod exercise_support;
+
+// The student's file; with `--features solutions`, the instructors' reference solution.
+#[cfg(not(feature = "solutions"))]
+#[path = "../src/exercises/ch06.rs"]
+mod ch06;
+#[cfg(feature = "solutions")]
+#[path = "../solutions/ch06.rs"]
+mod ch06;
+
+#[cfg(not(feature = "solutions"))]
+const EXERCISE_FILE: &str = include_str!("../src/exercises/ch06.rs");
+#[cfg(feature = "solutions")]
+const EXERCISE_FILE: &str = include_str!("../solutions/ch06.rs");
+
+/// The exercise file may not call the library (which computes most answers): see
+/// `exercise_support`. When this fails the grader scores the whole chapter 0.
+#[test]
+fn exercise_file_is_self_contained() {
+    exercise_support::assert_self_contained("ch06", EXERCISE_FILE);
+}
+
 use ddpm::diffusion::schedule::NoiseSchedule;
-use ddpm::exercises::ch06;
 
 #[test]
 fn exercise_6_1_linear_betas() {

@@ -373,3 +373,79 @@ fn grid_and_trajectory_files_are_written() {
     assert_eq!((strip.width(), strip.height()), (3 * 58 + 2, 2 * 58 + 2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Chapter 14 derives (and chapter 17's Exercise 17.3 asks to show) that DDIM with $\eta = 1$
+/// and $s = t - 1$ is the ancestral step with $\sigma_t^2 = \tilde\beta_t$: the same $\sigma$,
+/// and the same mean $\tilde\mu_t(x_t, \hat x_0)$, clipped or not. Here the two library
+/// functions, `ddim_step` and `p_sample` with `VarianceKind::PosteriorBeta`, are run on a
+/// trained-looking input: the tiny U-Net with random (seeded) weights, so that
+/// $\epsilon_\theta \ne 0$, on both schedules, with the same noise $z$. Comparing them with
+/// z = 0 checks the means, and with two noises the difference of outputs checks
+/// $\sigma z$ elementwise. The tolerance is f32 arithmetic: 1e-5 relative to the values.
+#[test]
+fn ddim_with_eta_one_is_the_ancestral_step() {
+    let device = device();
+    device.seed(14);
+    let model: UNet = UNetConfig::tiny().init(&device).unwrap();
+    let shape = [2usize, 1, 28, 28];
+    let x_t = Tensor::<4>::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    let z1 = Tensor::<4>::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    let z0 = Tensor::<4>::zeros(shape, &device);
+    let close = |a: Vec<f32>, b: Vec<f32>, what: &str| {
+        for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+                "{what}, element {k}: DDIM {x} vs ancestral {y}"
+            );
+        }
+    };
+    for schedule in [
+        NoiseSchedule::linear(1000).unwrap(),
+        NoiseSchedule::cosine(1000).unwrap(),
+    ] {
+        for t in [1usize, 2, 10, 500, 1000] {
+            for clip in [false, true] {
+                let step = |z: &Tensor<4>| {
+                    let ddim = ddim_step(
+                        &model,
+                        &schedule,
+                        x_t.clone(),
+                        t,
+                        t - 1,
+                        1.0,
+                        clip,
+                        z.clone(),
+                    );
+                    let ancestral = p_sample(
+                        &model,
+                        &schedule,
+                        x_t.clone(),
+                        t,
+                        VarianceKind::PosteriorBeta,
+                        clip,
+                        z.clone(),
+                    );
+                    (to_vec(ddim), to_vec(ancestral))
+                };
+                let what = format!("t = {t}, clip = {clip}");
+                // Same mean.
+                let (ddim_mean, ancestral_mean) = step(&z0);
+                close(ddim_mean.clone(), ancestral_mean, &format!("{what}, mean"));
+                // Same noise term: (step with z) - (step with 0) is sigma z, sigma^2 = tilde
+                // beta_t (0 at t = 1, where neither adds noise).
+                let (ddim_z, ancestral_z) = step(&z1);
+                close(ddim_z.clone(), ancestral_z, &format!("{what}, with noise"));
+                let sigma = schedule.posterior_variance()[t - 1].sqrt() as f32;
+                let sigma = if t == 1 { 0.0 } else { sigma };
+                let expected: Vec<f32> = to_vec(z1.clone()).iter().map(|z| sigma * z).collect();
+                let added: Vec<f32> = ddim_z.iter().zip(&ddim_mean).map(|(a, m)| a - m).collect();
+                for (k, (a, e)) in added.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (a - e).abs() <= 1e-5 * e.abs().max(1.0),
+                        "{what}, element {k}: DDIM adds {a}, sigma z = {e}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -11,6 +11,19 @@
 //!
 //! All values are computed once, in `f64`, here; the network layer converts them to tensors
 //! and never re-derives them.
+//!
+//! A check to run (chapter 6; `cargo test --release --no-default-features --doc
+//! diffusion::schedule`): Ho et al.'s linear schedule runs from $\beta_1 = 10^{-4}$ to
+//! $\beta_T = 0.02$, $\bar\alpha_t$ falls at every step, and after $T = 1000$ steps only
+//! $\bar\alpha_T \approx 4 \times 10^{-5}$ of the signal's variance is left.
+//!
+//! ```
+//! use ddpm::diffusion::schedule::NoiseSchedule;
+//! let s = NoiseSchedule::linear(1000).unwrap();
+//! assert!((s.beta()[0] - 1e-4).abs() < 1e-15 && (s.beta()[999] - 0.02).abs() < 1e-15);
+//! assert!(s.alpha_bar().windows(2).all(|w| w[1] < w[0]));
+//! assert!((s.alpha_bar()[999] - 4.0e-5).abs() < 0.1e-5);
+//! ```
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

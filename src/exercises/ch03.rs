@@ -1,61 +1,37 @@
-//! Exercises for chapter 3, Bayes' rule (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch03`.
+//! Exercises for chapter 3 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 03` (or `cargo test --release --no-default-features --test exercises_ch03`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 3.1: the conjugate posterior of a Gaussian mean. Prior
-/// $\theta\sim\mathcal N(\mu_0,\tau_0^2)$, data $x_i\mid\theta \sim \mathcal N(\theta,\sigma^2)$.
-/// Return `(posterior mean, posterior variance)`:
-/// $\tau_n^{-2} = \tau_0^{-2} + n\sigma^{-2}$, $\mu_n = \tau_n^2(\mu_0\tau_0^{-2} + \sigma^{-2}\sum_i x_i)$.
+/// $\theta\sim\mathcal N(\mu_0,\tau_0^2)$ (`prior_mean`, `prior_var`), data
+/// $x_i\mid\theta \sim \mathcal N(\theta,\sigma^2)$ independently (`noise_var`, `data`). The
+/// posterior is Gaussian; return `(posterior mean, posterior variance)`. Derive them: the log of
+/// prior times likelihood is quadratic in $\theta$, so complete the square.
 pub fn conjugate_posterior(
     prior_mean: f64,
     prior_var: f64,
     noise_var: f64,
     data: &[f64],
 ) -> (f64, f64) {
-    #[cfg(feature = "solutions")]
-    {
-        let precision = 1.0 / prior_var + data.len() as f64 / noise_var;
-        let var = 1.0 / precision;
-        let mean = var * (prior_mean / prior_var + data.iter().sum::<f64>() / noise_var);
-        (mean, var)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (prior_mean, prior_var, noise_var, data);
-        todo!("Exercise 3.1: implement conjugate_posterior (see chapter 3)")
-    }
+    let _ = (prior_mean, prior_var, noise_var, data);
+    todo!("Exercise 3.1: implement conjugate_posterior (see chapter 3)")
 }
 
 /// Exercise 3.2: Bayes' rule on a discrete set of hypotheses. Given `prior[i]` $= p(\theta_i)$
 /// and `likelihood[i]` $= p(x\mid\theta_i)$, return the posterior
 /// $p(\theta_i\mid x) = p(x\mid\theta_i)p(\theta_i) / \sum_j p(x\mid\theta_j)p(\theta_j)$.
 pub fn discrete_posterior(prior: &[f64], likelihood: &[f64]) -> Vec<f64> {
-    #[cfg(feature = "solutions")]
-    {
-        let joint: Vec<f64> = prior.iter().zip(likelihood).map(|(p, l)| p * l).collect();
-        let evidence: f64 = joint.iter().sum();
-        joint.iter().map(|j| j / evidence).collect()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (prior, likelihood);
-        todo!("Exercise 3.2: implement discrete_posterior (see chapter 3)")
-    }
+    let _ = (prior, likelihood);
+    todo!("Exercise 3.2: implement discrete_posterior (see chapter 3)")
 }
 
-/// Exercise 3.3: the log-evidence of **one** observation in the conjugate model of 3.1:
-/// $x = \theta + \text{noise}$ is a sum of independent Gaussians, so
-/// $\log p(x) = \log\mathcal N(x;\, \mu_0,\, \tau_0^2 + \sigma^2)$.
+/// Exercise 3.3: the log-evidence $\log p(x) = \log\int p(\theta)\,p(x\mid\theta)\,d\theta$ of
+/// **one** observation $x$ in the conjugate model of 3.1, in closed form. (Derive it: what is the
+/// distribution of $x$ when $x = \theta + \text{noise}$?)
 pub fn log_evidence_one(prior_mean: f64, prior_var: f64, noise_var: f64, x: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let v = prior_var + noise_var;
-        -0.5 * ((2.0 * std::f64::consts::PI * v).ln() + (x - prior_mean).powi(2) / v)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (prior_mean, prior_var, noise_var, x);
-        todo!("Exercise 3.3: implement log_evidence_one (see chapter 3)")
-    }
+    let _ = (prior_mean, prior_var, noise_var, x);
+    todo!("Exercise 3.3: implement log_evidence_one (see chapter 3)")
 }
 
 /// Exercise 3.4: the posterior mean of a coin's heads-probability $\theta$ under a flat prior
@@ -63,20 +39,6 @@ pub fn log_evidence_one(prior_mean: f64, prior_var: f64, noise_var: f64, x: f64)
 /// $\theta^{h}(1-\theta)^{t}$ on `n` equally spaced points of $[0, 1]$ and take the weighted
 /// average of $\theta$. (The exact answer is $(h+1)/(h+t+2)$, Laplace's rule of succession.)
 pub fn coin_posterior_mean_on_grid(heads: u32, tails: u32, n: usize) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let grid = crate::probability::Grid::new(0.0, 1.0, n).expect("n >= 2");
-        let post = crate::probability::grid_posterior(
-            &grid,
-            |_| 0.0,
-            |t| f64::from(heads) * t.ln() + f64::from(tails) * (1.0 - t).ln(),
-        )
-        .expect("the likelihood is positive inside (0, 1)");
-        post.mean()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (heads, tails, n);
-        todo!("Exercise 3.4: implement coin_posterior_mean_on_grid (see chapter 3)")
-    }
+    let _ = (heads, tails, n);
+    todo!("Exercise 3.4: implement coin_posterior_mean_on_grid (see chapter 3)")
 }

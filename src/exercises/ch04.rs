@@ -1,5 +1,7 @@
-//! Exercises for chapter 4, Monte Carlo (see the chapter's "Exercises" section).
-//! Grade with `cargo test --release --no-default-features --test exercises_ch04`.
+//! Exercises for chapter 4 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 04` (or `cargo test --release --no-default-features --test exercises_ch04`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -8,16 +10,8 @@ use rand_chacha::ChaCha8Rng;
 /// $f(x_1),\dots,f(x_K)$ ($K \ge 2$): return `(mean, standard error)` with
 /// $\hat s^2 = \frac1{K-1}\sum_k (f_k - \bar f)^2$ and $\mathrm{SE} = \hat s/\sqrt K$.
 pub fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
-    #[cfg(feature = "solutions")]
-    {
-        let e = crate::probability::monte_carlo::from_values(values).expect("K >= 2");
-        (e.estimate, e.std_error)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = values;
-        todo!("Exercise 4.1: implement mean_and_standard_error (see chapter 4)")
-    }
+    let _ = values;
+    todo!("Exercise 4.1: implement mean_and_standard_error (see chapter 4)")
 }
 
 /// Exercise 4.2: estimate $\pi$ by Monte Carlo: draw `k` points uniformly in the unit square
@@ -25,21 +19,8 @@ pub fn mean_and_standard_error(values: &[f64]) -> (f64, f64) {
 /// $4 \cdot \mathbb 1[x^2 + y^2 \le 1]$.
 pub fn estimate_pi(k: usize, seed: u64) -> (f64, f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    #[cfg(feature = "solutions")]
-    {
-        use rand::Rng;
-        let e = crate::probability::monte_carlo(k, &mut rng, |r| {
-            let (x, y): (f64, f64) = (r.random(), r.random());
-            if x * x + y * y <= 1.0 { 4.0 } else { 0.0 }
-        })
-        .expect("k >= 1");
-        (e.estimate, e.std_error)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (k, &mut rng);
-        todo!("Exercise 4.2: implement estimate_pi (see chapter 4)")
-    }
+    let _ = (k, &mut rng);
+    todo!("Exercise 4.2: implement estimate_pi (see chapter 4)")
 }
 
 /// Exercise 4.3: Monte Carlo KL between Gaussians. Draw `k` samples $x \sim p =
@@ -47,36 +28,13 @@ pub fn estimate_pi(k: usize, seed: u64) -> (f64, f64) {
 /// `(estimate, standard error)` of $\log p(x) - \log q(x)$, $q = \mathcal N(\mu_q, \sigma_q^2)$.
 pub fn monte_carlo_gaussian_kl(p: (f64, f64), q: (f64, f64), k: usize, seed: u64) -> (f64, f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    #[cfg(feature = "solutions")]
-    {
-        use crate::probability::Gaussian;
-        let p = Gaussian::from_mean_std(p.0, p.1).expect("valid p");
-        let q = Gaussian::from_mean_std(q.0, q.1).expect("valid q");
-        let e =
-            crate::probability::monte_carlo::monte_carlo_kl(&p, &q, k, &mut rng).expect("k >= 1");
-        (e.estimate, e.std_error)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (p, q, k, &mut rng);
-        todo!("Exercise 4.3: implement monte_carlo_gaussian_kl (see chapter 4)")
-    }
+    let _ = (p, q, k, &mut rng);
+    todo!("Exercise 4.3: implement monte_carlo_gaussian_kl (see chapter 4)")
 }
 
 /// Exercise 4.4: the slope of the least-squares line through $(\log K_i, \log e_i)$, i.e. the
 /// convergence rate read off a log-log plot (about $-1/2$ for Monte Carlo).
 pub fn log_log_slope(ks: &[f64], errors: &[f64]) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let x: Vec<f64> = ks.iter().map(|k| k.ln()).collect();
-        let y: Vec<f64> = errors.iter().map(|e| e.ln()).collect();
-        crate::probability::monte_carlo::fit_line(&x, &y)
-            .expect("two or more distinct K")
-            .0
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (ks, errors);
-        todo!("Exercise 4.4: implement log_log_slope (see chapter 4)")
-    }
+    let _ = (ks, errors);
+    todo!("Exercise 4.4: implement log_log_slope (see chapter 4)")
 }

@@ -1,50 +1,28 @@
-//! Exercises for chapter 07 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch07`; reference solutions with `--features solutions`.
+//! Exercises for chapter 7 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 07` (or `cargo test --release --no-default-features --test exercises_ch07`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
-/// Exercise 7.1: the product of two Gaussian densities in $x$,
-/// $\mathcal N(x; m_1, v_1)\,\mathcal N(x; m_2, v_2) \propto \mathcal N(x; m, v)$: return
-/// $(m, v)$ with $1/v = 1/v_1 + 1/v_2$ and $m = v\,(m_1/v_1 + m_2/v_2)$ (complete the square).
+/// Exercise 7.1: the product of two Gaussian densities in $x$ is proportional to a Gaussian
+/// density, $\mathcal N(x; m_1, v_1)\,\mathcal N(x; m_2, v_2) \propto \mathcal N(x; m, v)$: return
+/// $(m, v)$. Derive them by completing the square in the exponent (this is the step behind
+/// Eq. (7)).
 pub fn gaussian_product(m1: f64, v1: f64, m2: f64, v2: f64) -> (f64, f64) {
-    #[cfg(feature = "solutions")]
-    {
-        let v = 1.0 / (1.0 / v1 + 1.0 / v2);
-        (v * (m1 / v1 + m2 / v2), v)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (m1, v1, m2, v2);
-        todo!("Exercise 7.1: implement gaussian_product (see chapter 7)")
-    }
+    let _ = (m1, v1, m2, v2);
+    todo!("Exercise 7.1: implement gaussian_product (see chapter 7)")
 }
 
-/// Exercise 7.2: the posterior variance
-/// $\tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t$ from $\beta_t$,
-/// $\bar\alpha_t$ and $\bar\alpha_{t-1}$.
+/// Exercise 7.2: the posterior variance $\tilde\beta_t$ of $q(x_{t-1}\mid x_t, x_0)$ from
+/// $\beta_t$, $\bar\alpha_t$ and $\bar\alpha_{t-1}$. Derive it with Exercise 7.1: as a function
+/// of $x_{t-1}$, $q(x_t\mid x_{t-1})\,q(x_{t-1}\mid x_0)$ is a product of two Gaussians.
 pub fn posterior_variance(beta: f64, alpha_bar: f64, alpha_bar_prev: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        beta * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (beta, alpha_bar, alpha_bar_prev);
-        todo!("Exercise 7.2: implement posterior_variance (see chapter 7)")
-    }
+    let _ = (beta, alpha_bar, alpha_bar_prev);
+    todo!("Exercise 7.2: implement posterior_variance (see chapter 7)")
 }
 
-/// Exercise 7.3: the posterior mean
-/// $\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\beta_t}{1-\bar\alpha_t}x_0 +
-/// \frac{\sqrt{\alpha_t}(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t$ with $\alpha_t = 1 - \beta_t$.
+/// Exercise 7.3: the posterior mean $\tilde\mu_t(x_t, x_0)$ of $q(x_{t-1}\mid x_t, x_0)$, from
+/// the same product of Gaussians as 7.2 ($\alpha_t = 1 - \beta_t$).
 pub fn posterior_mean(beta: f64, alpha_bar: f64, alpha_bar_prev: f64, x0: f64, xt: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let alpha = 1.0 - beta;
-        (alpha_bar_prev.sqrt() * beta * x0 + alpha.sqrt() * (1.0 - alpha_bar_prev) * xt)
-            / (1.0 - alpha_bar)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (beta, alpha_bar, alpha_bar_prev, x0, xt);
-        todo!("Exercise 7.3: implement posterior_mean (see chapter 7)")
-    }
+    let _ = (beta, alpha_bar, alpha_bar_prev, x0, xt);
+    todo!("Exercise 7.3: implement posterior_mean (see chapter 7)")
 }

@@ -1,8 +1,7 @@
-//! Exercises for chapter 12 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch12` against burn and `ddpm::network`; reference
-//! solutions with `--features solutions`.
-//!
-//! The functions are plain `usize`/`f64` arithmetic: they need no burn, only the chapter.
+//! Exercises for chapter 12 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 12` (or `cargo test --release --test exercises_ch12`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 12.1: the sinusoidal timestep embedding of one timestep $t$, in f64. With
 /// $h = \mathrm{dim}/2$ frequencies $\omega_i = 10000^{-i/(h-1)}$, $i = 0, \dots, h-1$, return
@@ -13,21 +12,8 @@
 /// (sines first, then cosines, as Ho et al.'s `get_timestep_embedding`). `dim` is even and at
 /// least 4.
 pub fn timestep_embedding(t: f64, dim: usize) -> Vec<f64> {
-    #[cfg(feature = "solutions")]
-    {
-        let half = dim / 2;
-        let omega: Vec<f64> = (0..half)
-            .map(|i| 10000f64.powf(-(i as f64) / (half as f64 - 1.0)))
-            .collect();
-        let sines = omega.iter().map(|w| (t * w).sin());
-        let cosines = omega.iter().map(|w| (t * w).cos());
-        sines.chain(cosines).collect()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (t, dim);
-        todo!("Exercise 12.1: implement timestep_embedding (see chapter 12)")
-    }
+    let _ = (t, dim);
+    todo!("Exercise 12.1: implement timestep_embedding (see chapter 12)")
 }
 
 /// Exercise 12.2: the side of a convolution's output. A $k\times k$ convolution with stride
@@ -39,15 +25,8 @@ pub fn timestep_embedding(t: f64, dim: usize) -> Vec<f64> {
 /// (The U-Net's downsampling conv, $k = 3$, $s = 2$, $p = 1$, takes 28 to 14 and 14 to 7.)
 /// Assume $n + 2p \ge k$ and $s \ge 1$.
 pub fn conv_output_size(input: usize, kernel: usize, stride: usize, padding: usize) -> usize {
-    #[cfg(feature = "solutions")]
-    {
-        (input + 2 * padding - kernel) / stride + 1
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (input, kernel, stride, padding);
-        todo!("Exercise 12.2: implement conv_output_size (see chapter 12)")
-    }
+    let _ = (input, kernel, stride, padding);
+    todo!("Exercise 12.2: implement conv_output_size (see chapter 12)")
 }
 
 /// Exercise 12.3: the number of parameters of the U-Net's self-attention block on $c$
@@ -55,16 +34,8 @@ pub fn conv_output_size(input: usize, kernel: usize, stride: usize, padding: usi
 /// $c \to c$ with bias ($Q$, $K$, $V$ and the output projection), each $c^2 + c$:
 /// $2c + 4(c^2 + c)$.
 pub fn attention_block_params(channels: usize) -> usize {
-    #[cfg(feature = "solutions")]
-    {
-        let c = channels;
-        2 * c + 4 * (c * c + c)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = channels;
-        todo!("Exercise 12.3: implement attention_block_params (see chapter 12)")
-    }
+    let _ = channels;
+    todo!("Exercise 12.3: implement attention_block_params (see chapter 12)")
 }
 
 /// Exercise 12.4: the number of parameters of a residual block from $c_i$ to $c_o$ channels
@@ -76,15 +47,6 @@ pub fn attention_block_params(channels: usize) -> usize {
 /// GroupNorm on $c_o$, conv3x3 $c_o \to c_o$ (every conv and linear map with a bias), plus
 /// $c_ic_o + c_o$ for the 1x1 skip convolution when $c_i \ne c_o$.
 pub fn residual_block_params(c_in: usize, c_out: usize, temb_dim: usize) -> usize {
-    #[cfg(feature = "solutions")]
-    {
-        let (ci, co, td) = (c_in, c_out, temb_dim);
-        let skip = if ci == co { 0 } else { ci * co + co };
-        2 * ci + (9 * ci * co + co) + (td * co + co) + 2 * co + (9 * co * co + co) + skip
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (c_in, c_out, temb_dim);
-        todo!("Exercise 12.4: implement residual_block_params (see chapter 12)")
-    }
+    let _ = (c_in, c_out, temb_dim);
+    todo!("Exercise 12.4: implement residual_block_params (see chapter 12)")
 }

@@ -1,8 +1,11 @@
-//! Exercises for chapter 13 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch13` against `ddpm::workflows::{train, ema}` and
-//! chapter 9's bound; reference solutions with `--features solutions`.
+//! Exercises for chapter 13 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 13` (or `cargo test --release --test exercises_ch13`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 //!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! The last exercise is tensor code (burn); the others are plain `f64` arithmetic.
+
+use burn::prelude::*;
 
 /// Exercise 13.1: $L_\text{simple}$ of one batch (Ho et al. 2020, Eq. (14)), as the training
 /// step computes it: the squared error between the true noise `eps` and the prediction
@@ -12,20 +15,8 @@
 ///
 /// `eps` and `eps_hat` have the same length $n \ge 1$.
 pub fn l_simple(eps: &[f64], eps_hat: &[f64]) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let sum: f64 = eps
-            .iter()
-            .zip(eps_hat)
-            .map(|(e, h)| (e - h) * (e - h))
-            .sum();
-        sum / eps.len() as f64
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (eps, eps_hat);
-        todo!("Exercise 13.1: implement l_simple (see chapter 13)")
-    }
+    let _ = (eps, eps_hat);
+    todo!("Exercise 13.1: implement l_simple (see chapter 13)")
 }
 
 /// Exercise 13.2: the learning rate at `step` (0-based: `step = 0` is the first update) with a
@@ -35,19 +26,8 @@ pub fn l_simple(eps: &[f64], eps_hat: &[f64]) -> f64 {
 ///
 /// and simply $\eta$ when $W = 0$ (no warmup).
 pub fn learning_rate(step: usize, lr: f64, warmup: usize) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        if warmup == 0 {
-            lr
-        } else {
-            lr * ((step as f64 + 1.0) / warmup as f64).min(1.0)
-        }
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (step, lr, warmup);
-        todo!("Exercise 13.2: implement learning_rate (see chapter 13)")
-    }
+    let _ = (step, lr, warmup);
+    todo!("Exercise 13.2: implement learning_rate (see chapter 13)")
 }
 
 /// Exercise 13.3: the weight the EMA still gives to the **initial** (random) weights after
@@ -59,24 +39,8 @@ pub fn learning_rate(step: usize, lr: f64, warmup: usize) -> f64 {
 /// 13.4) when it is true. (Without warm-up, $0.995^{200} \approx 0.37$: the grid after 200
 /// steps in chapter 13 is still mostly the random network.)
 pub fn ema_initial_share(steps: usize, decay: f64, warmup: bool) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        (0..steps)
-            .map(|k| {
-                if warmup {
-                    let k = k as f64;
-                    decay.min((1.0 + k) / (10.0 + k))
-                } else {
-                    decay
-                }
-            })
-            .product()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (steps, decay, warmup);
-        todo!("Exercise 13.3: implement ema_initial_share (see chapter 13)")
-    }
+    let _ = (steps, decay, warmup);
+    todo!("Exercise 13.3: implement ema_initial_share (see chapter 13)")
 }
 
 /// Exercise 13.4: the EMA decay with warm-up used after `step` completed updates (0-based):
@@ -86,16 +50,8 @@ pub fn ema_initial_share(steps: usize, decay: f64, warmup: bool) -> f64 {
 /// so the first updates (0.1, 0.18, 0.25, ...) follow the fast early progress of training, and
 /// the configured $d$ is reached after $(10d - 1)/(1 - d)$ steps.
 pub fn ema_decay_at(step: usize, decay: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let k = step as f64;
-        decay.min((1.0 + k) / (10.0 + k))
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (step, decay);
-        todo!("Exercise 13.4: implement ema_decay_at (see chapter 13)")
-    }
+    let _ = (step, decay);
+    todo!("Exercise 13.4: implement ema_decay_at (see chapter 13)")
 }
 
 /// Exercise 13.5: global-norm gradient clipping (TensorFlow's `clip_by_global_norm`, as in
@@ -108,18 +64,27 @@ pub fn ema_decay_at(step: usize, decay: f64) -> f64 {
 /// that is $\text{max\_norm}/\lVert g\rVert$ when the norm exceeds `max_norm`, and 1 (no
 /// clipping) otherwise.
 pub fn clip_factor(grads: &[Vec<f64>], max_norm: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let norm = grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
-        if norm > max_norm {
-            max_norm / norm
-        } else {
-            1.0
-        }
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (grads, max_norm);
-        todo!("Exercise 13.5: implement clip_factor (see chapter 13)")
-    }
+    let _ = (grads, max_norm);
+    todo!("Exercise 13.5: implement clip_factor (see chapter 13)")
+}
+
+/// Exercise 13.6 (tensors): the loss of Algorithm 1 (Ho et al. 2020) on one batch, as the
+/// training step computes it. Given clean images `x0` and standard normal `noise` (both
+/// `[batch, c, h, w]`), one timestep per image in `t` (each in `1..=T`), and $\bar\alpha_t$ as
+/// `alpha_bar` (element `i` is $\bar\alpha_{i+1}$): form $x_t$ by the forward process, ask the
+/// network `eps_model(x_t, t)` for its noise prediction (`t` as a float tensor `[batch]`),
+/// and return the mean squared error against the true noise, over every element, as a
+/// tensor of shape `[1]`. Graded on the `tiny` U-Net against an independent `f64` computation.
+///
+/// # Shapes
+/// - `x0`, `noise`: `[batch, c, h, w]`; `t.len() == batch`; returns `[1]`
+pub fn algorithm1_loss(
+    x0: Tensor<4>,
+    t: &[usize],
+    noise: Tensor<4>,
+    alpha_bar: &[f64],
+    eps_model: impl Fn(Tensor<4>, Tensor<1>) -> Tensor<4>,
+) -> Tensor<1> {
+    let _ = (x0, t, noise, alpha_bar, eps_model);
+    todo!("Exercise 13.6: implement algorithm1_loss (see chapter 13)")
 }

@@ -1,8 +1,11 @@
-//! Exercises for chapter 14 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch14` against `ddpm::workflows::sample` and chapter
-//! 8's reverse process; reference solutions with `--features solutions`.
+//! Exercises for chapter 14 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 14` (or `cargo test --release --test exercises_ch14`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 //!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! The last exercise is tensor code (burn); the others are plain `f64` arithmetic.
+
+use burn::prelude::*;
 
 /// Exercise 14.1: the DDIM timesteps $\tau_1 < \dots < \tau_S$, evenly spaced from 1 to $T$
 /// inclusive:
@@ -14,20 +17,8 @@
 /// $13 \cdot 999 / 26 = 499.5$ for $S = 27$, $T = 1000$: compute the product $i(T-1)$ first
 /// and divide once, since `i as f64 * (999.0 / 26.0)` rounds to just below 499.5.
 pub fn ddim_timesteps(steps: usize, num_timesteps: usize) -> Vec<usize> {
-    #[cfg(feature = "solutions")]
-    {
-        if steps <= 1 {
-            return vec![num_timesteps];
-        }
-        (0..steps)
-            .map(|i| 1 + ((i * (num_timesteps - 1)) as f64 / (steps - 1) as f64).round() as usize)
-            .collect()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (steps, num_timesteps);
-        todo!("Exercise 14.1: implement ddim_timesteps (see chapter 14)")
-    }
+    let _ = (steps, num_timesteps);
+    todo!("Exercise 14.1: implement ddim_timesteps (see chapter 14)")
 }
 
 /// Exercise 14.2: the standard deviation of the DDIM step from $t$ to $s < t$ (Song et al.
@@ -35,16 +26,8 @@ pub fn ddim_timesteps(steps: usize, num_timesteps: usize) -> Vec<usize> {
 ///
 /// $$ \sigma = \eta\,\sqrt{\frac{1-\bar\alpha_s}{1-\bar\alpha_t}}\,\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_s}} . $$
 pub fn ddim_sigma(alpha_bar_t: f64, alpha_bar_s: f64, eta: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        eta * ((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)).sqrt()
-            * (1.0 - alpha_bar_t / alpha_bar_s).sqrt()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (alpha_bar_t, alpha_bar_s, eta);
-        todo!("Exercise 14.2: implement ddim_sigma (see chapter 14)")
-    }
+    let _ = (alpha_bar_t, alpha_bar_s, eta);
+    todo!("Exercise 14.2: implement ddim_sigma (see chapter 14)")
 }
 
 /// Exercise 14.3: one DDIM step for one pixel, without clipping (Song et al. 2021, Eq. (12)).
@@ -55,18 +38,26 @@ pub fn ddim_sigma(alpha_bar_t: f64, alpha_bar_s: f64, eta: f64) -> f64 {
 ///
 /// with $\sigma$ from Exercise 14.2 and $\bar\alpha_0 = 1$ (so $s = 0$ returns $\hat x_0$).
 pub fn ddim_step(x_t: f64, eps: f64, alpha_bar_t: f64, alpha_bar_s: f64, eta: f64, z: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let x0 = (x_t - (1.0 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt();
-        let sigma = eta
-            * ((1.0 - alpha_bar_s) / (1.0 - alpha_bar_t)).sqrt()
-            * (1.0 - alpha_bar_t / alpha_bar_s).sqrt();
-        let direction = (1.0 - alpha_bar_s - sigma * sigma).max(0.0).sqrt();
-        alpha_bar_s.sqrt() * x0 + direction * eps + sigma * z
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (x_t, eps, alpha_bar_t, alpha_bar_s, eta, z);
-        todo!("Exercise 14.3: implement ddim_step (see chapter 14)")
-    }
+    let _ = (x_t, eps, alpha_bar_t, alpha_bar_s, eta, z);
+    todo!("Exercise 14.3: implement ddim_step (see chapter 14)")
+}
+
+/// Exercise 14.4 (tensors): one ancestral step $x_t \to x_{t-1}$ of Algorithm 2 (Ho et al.
+/// 2020, line 4) with $\sigma_t^2 = \beta_t$, for a batch. The schedule is given by its
+/// `betas` ($\beta_1, \dots, \beta_T$; compute $\alpha_t$ and $\bar\alpha_t$ from them),
+/// `eps_model(x_t, t)` is the network (`t` as a float tensor `[batch]`, every element $t$),
+/// and `noise` is the standard normal $z$ to use; at $t = 1$ add no noise. Graded on the
+/// `tiny` U-Net against an independent `f64` computation of the step.
+///
+/// # Shapes
+/// - `x_t`, `noise`: `[batch, c, h, w]`; returns `[batch, c, h, w]`
+pub fn p_sample(
+    x_t: Tensor<4>,
+    t: usize,
+    betas: &[f64],
+    noise: Tensor<4>,
+    eps_model: impl Fn(Tensor<4>, Tensor<1>) -> Tensor<4>,
+) -> Tensor<4> {
+    let _ = (x_t, t, betas, noise, eps_model);
+    todo!("Exercise 14.4: implement p_sample (see chapter 14)")
 }

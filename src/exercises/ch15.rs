@@ -1,6 +1,7 @@
-//! Exercises for chapter 15 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch15` against `ddpm::diffusion::bound`; reference
-//! solutions with `--features solutions`.
+//! Exercises for chapter 15 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 15` (or `cargo test --release --no-default-features --test exercises_ch15`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 15.1: the bound of one image in **bits per dimension**. The parts are summed over
 /// the image's $D$ = `num_dims` pixels, in nats: `prior` is $L_T$, `kl[t - 2]` is $L_{t-1}$
@@ -10,16 +11,8 @@
 ///
 /// (A uniform guess over 256 grey levels, $D\ln 256$ nats, is exactly 8 bits/dim.)
 pub fn bits_per_dim(prior: f64, kl: &[f64], decoder: f64, num_dims: usize) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let total = prior + kl.iter().sum::<f64>() + decoder;
-        total / (num_dims as f64 * std::f64::consts::LN_2)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (prior, kl, decoder, num_dims);
-        todo!("Exercise 15.1: implement bits_per_dim (see chapter 15)")
-    }
+    let _ = (prior, kl, decoder, num_dims);
+    todo!("Exercise 15.1: implement bits_per_dim (see chapter 15)")
 }
 
 /// Exercise 15.2: the **sampled** estimate of $\sum_{t=2}^{T} L_{t-1}$. `kl[t - 2]` is
@@ -30,17 +23,8 @@ pub fn bits_per_dim(prior: f64, kl: &[f64], decoder: f64, num_dims: usize) -> f6
 ///
 /// which is unbiased: its expectation over the draws is the full sum.
 pub fn sampled_sum_estimate(kl: &[f64], sampled_t: &[usize]) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let big_t_minus_1 = kl.len() as f64;
-        let sum: f64 = sampled_t.iter().map(|&t| kl[t - 2]).sum();
-        big_t_minus_1 * sum / sampled_t.len() as f64
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (kl, sampled_t);
-        todo!("Exercise 15.2: implement sampled_sum_estimate (see chapter 15)")
-    }
+    let _ = (kl, sampled_t);
+    todo!("Exercise 15.2: implement sampled_sum_estimate (see chapter 15)")
 }
 
 /// Exercise 15.3: the floor of the $\sigma_t^2 = \beta_t$ bound that no network can remove, in
@@ -53,23 +37,6 @@ pub fn sampled_sum_estimate(kl: &[f64], sampled_t: &[usize]) -> f64 {
 ///
 /// the KL from $\mathcal N(0, \tilde\beta_t)$ to $\mathcal N(0, \beta_t)$ per dimension.
 pub fn variance_mismatch_bits(betas: &[f64]) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let mut alpha_bar_prev = 1.0;
-        let mut total = 0.0;
-        for (i, &beta) in betas.iter().enumerate() {
-            let alpha_bar = alpha_bar_prev * (1.0 - beta);
-            if i > 0 {
-                let ratio = (1.0 - alpha_bar_prev) / (1.0 - alpha_bar); // tilde beta / beta
-                total += 0.5 * (ratio - 1.0 - ratio.ln());
-            }
-            alpha_bar_prev = alpha_bar;
-        }
-        total / std::f64::consts::LN_2
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = betas;
-        todo!("Exercise 15.3: implement variance_mismatch_bits (see chapter 15)")
-    }
+    let _ = betas;
+    todo!("Exercise 15.3: implement variance_mismatch_bits (see chapter 15)")
 }

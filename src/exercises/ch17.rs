@@ -1,23 +1,15 @@
-//! Exercises for chapter 17 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch17` against `ddpm::workflows::{sample, bench}` and
-//! the noise schedule; reference solutions with `--features solutions`.
-//!
-//! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
+//! Exercises for chapter 17 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 17` (or `cargo test --release --test exercises_ch17`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 
 /// Exercise 17.1: how many network evaluations one batch of samples costs. Ancestral
 /// sampling (`ddim_steps = None`) evaluates $\epsilon_\theta$ once per timestep
 /// $t = T, \dots, 1$; DDIM with $S$ steps (`Some(S)`, $1 \le S \le T$) once per timestep of its
 /// sub-sequence $\tau_S > \dots > \tau_1$.
 pub fn network_evaluations(num_timesteps: usize, ddim_steps: Option<usize>) -> usize {
-    #[cfg(feature = "solutions")]
-    {
-        ddim_steps.unwrap_or(num_timesteps)
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (num_timesteps, ddim_steps);
-        todo!("Exercise 17.1: implement network_evaluations (see chapter 17)")
-    }
+    let _ = (num_timesteps, ddim_steps);
+    todo!("Exercise 17.1: implement network_evaluations (see chapter 17)")
 }
 
 /// Exercise 17.2: the cost model. Sampling `count` images in batches of `batch` runs
@@ -29,47 +21,24 @@ pub fn network_evaluations(num_timesteps: usize, ddim_steps: Option<usize>) -> u
 /// $$ \Big\lceil \frac{\text{count}}{\text{batch}} \Big\rceil \cdot \text{evaluations} \cdot
 ///    \frac{\text{forward\_ms}}{1000} . $$
 pub fn sampling_seconds(count: usize, batch: usize, evaluations: usize, forward_ms: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let batches = count.div_ceil(batch);
-        (batches * evaluations) as f64 * forward_ms / 1000.0
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (count, batch, evaluations, forward_ms);
-        todo!("Exercise 17.2: implement sampling_seconds (see chapter 17)")
-    }
+    let _ = (count, batch, evaluations, forward_ms);
+    todo!("Exercise 17.2: implement sampling_seconds (see chapter 17)")
 }
 
-/// Exercise 17.3: how much fresh noise a DDIM run injects. For DDIM with `steps` steps and
-/// stochasticity $\eta$ on the schedule whose $\bar\alpha_t$ are `alpha_bar` (element `i` is
-/// $\bar\alpha_{i+1}$, $T$ = `alpha_bar.len()`), visit the timesteps of Exercise 14.1 from the
-/// largest down, each step going from $t$ to the next smaller timestep $s$ (and from the
-/// smallest to $s = 0$, with $\bar\alpha_0 = 1$), and return the total variance
+/// Exercise 17.3: how much fresh noise a DDIM run injects. For DDIM with stochasticity $\eta$
+/// on the schedule whose $\bar\alpha_t$ are `alpha_bar` (element `i` is $\bar\alpha_{i+1}$,
+/// $T$ = `alpha_bar.len()`), visiting `timesteps` (increasing, as Exercise 14.1 returns them)
+/// from the largest down, each step going from $t$ to the next smaller timestep $s$ (and from
+/// the smallest to $s = 0$, with $\bar\alpha_0 = 1$), return the total variance
 /// $\sum \sigma^2$ of the noise added, with $\sigma$ from Exercise 14.2:
 ///
 /// $$ \sigma^2 = \eta^2\,\frac{1-\bar\alpha_s}{1-\bar\alpha_t}\Big(1-\frac{\bar\alpha_t}{\bar\alpha_s}\Big). $$
 ///
 /// (With $\eta = 1$ and all $T$ steps this is $\sum_t \tilde\beta_t$, exactly the noise of
-/// ancestral sampling with $\sigma_t^2 = \tilde\beta_t$; with $\eta = 0$ it is 0.) You may call
-/// your solutions `crate::exercises::ch14::{ddim_timesteps, ddim_sigma}`.
-pub fn ddim_noise_variance_total(alpha_bar: &[f64], steps: usize, eta: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        use super::ch14::{ddim_sigma, ddim_timesteps};
-        let ab = |t: usize| if t == 0 { 1.0 } else { alpha_bar[t - 1] };
-        let taus = ddim_timesteps(steps, alpha_bar.len());
-        let mut total = 0.0;
-        for (k, &t) in taus.iter().enumerate() {
-            let s = if k == 0 { 0 } else { taus[k - 1] };
-            let sigma = ddim_sigma(ab(t), ab(s), eta);
-            total += sigma * sigma;
-        }
-        total
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (alpha_bar, steps, eta);
-        todo!("Exercise 17.3: implement ddim_noise_variance_total (see chapter 17)")
-    }
+/// ancestral sampling with $\sigma_t^2 = \tilde\beta_t$; with $\eta = 0$ it is 0.) The
+/// exercise files are graded one by one, so copy your `ddim_sigma` of chapter 14 here if you
+/// want it.
+pub fn ddim_noise_variance_total(alpha_bar: &[f64], timesteps: &[usize], eta: f64) -> f64 {
+    let _ = (alpha_bar, timesteps, eta);
+    todo!("Exercise 17.3: implement ddim_noise_variance_total (see chapter 17)")
 }

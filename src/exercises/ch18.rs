@@ -1,28 +1,18 @@
-//! Exercises for chapter 18 (see the chapter's "Exercises" section). Graded by
-//! `cargo test --release --test exercises_ch18` against `ddpm::network::guided_noise` and a
-//! finite-difference check of Bayes' rule for scores; reference solutions with
-//! `--features solutions`.
+//! Exercises for chapter 18 (see the chapter's "Exercises" section): replace each `todo!`.
+//! Grade with `scripts/grade.sh --chapters 18` (or `cargo test --release --test exercises_ch18`).
+//! This file is compiled into its grader only, not into the library, and may not use the
+//! `ddpm` crate: std, `ndarray`, `rand`, `rand_chacha`, `rand_distr` and `burn` only.
 //!
 //! The functions are plain `f64` arithmetic: they need no burn, only the chapter.
 
-/// Exercise 18.1: classifier-free guidance (Ho & Salimans 2022, Eq. (6)), element by element:
-/// $$ \tilde\epsilon_i = (1 + w)\,c_i - w\,u_i $$
-/// for the conditional prediction `conditional` ($c$) and the unconditional one
-/// `unconditional` ($u$), of equal length.
+/// Exercise 18.1: classifier-free guidance (Ho & Salimans 2022), element by element: the
+/// guided noise prediction for guidance weight `w`, from the conditional prediction
+/// `conditional` and the unconditional one `unconditional` (of equal length). Derive it from
+/// Bayes' rule for scores, as chapter 18 does, before writing it: `w = 0` must give the
+/// conditional prediction and `w = -1` the unconditional one.
 pub fn guided_noise(conditional: &[f64], unconditional: &[f64], w: f64) -> Vec<f64> {
-    #[cfg(feature = "solutions")]
-    {
-        conditional
-            .iter()
-            .zip(unconditional)
-            .map(|(c, u)| (1.0 + w) * c - w * u)
-            .collect()
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (conditional, unconditional, w);
-        todo!("Exercise 18.1: implement guided_noise (see chapter 18)")
-    }
+    let _ = (conditional, unconditional, w);
+    todo!("Exercise 18.1: implement guided_noise (see chapter 18)")
 }
 
 /// Exercise 18.2: the guided score of a two-class toy model. The classes $y \in \{0, 1\}$ are
@@ -32,24 +22,6 @@ pub fn guided_noise(conditional: &[f64], unconditional: &[f64], w: f64) -> Vec<f
 /// the score form of Exercise 18.1 (the noise prediction is $-\sqrt{1-\bar\alpha_t}$ times the
 /// score). `means` holds $(\mu_0, \mu_1)$; `y` is 0 or 1.
 pub fn guided_score(x: f64, y: usize, w: f64, means: [f64; 2], sigma: f64) -> f64 {
-    #[cfg(feature = "solutions")]
-    {
-        let var = sigma * sigma;
-        let conditional = -(x - means[y]) / var;
-        // d/dx log p(x) = sum_k r_k(x) (-(x - mu_k) / var), r_k the posterior p(k | x).
-        let log_w: Vec<f64> = means
-            .iter()
-            .map(|m| -(x - m) * (x - m) / (2.0 * var))
-            .collect();
-        let top = log_w[0].max(log_w[1]);
-        let e: Vec<f64> = log_w.iter().map(|l| (l - top).exp()).collect();
-        let z = e[0] + e[1];
-        let marginal: f64 = (0..2).map(|k| e[k] / z * (-(x - means[k]) / var)).sum();
-        (1.0 + w) * conditional - w * marginal
-    }
-    #[cfg(not(feature = "solutions"))]
-    {
-        let _ = (x, y, w, means, sigma);
-        todo!("Exercise 18.2: implement guided_score (see chapter 18)")
-    }
+    let _ = (x, y, w, means, sigma);
+    todo!("Exercise 18.2: implement guided_score (see chapter 18)")
 }

@@ -3,6 +3,22 @@
 //! The network is told *which* noise level it is denoising by the integer timestep
 //! $t \in \{1, \dots, T\}$. Ho et al. (2020, Appendix B) feed $t$ through the Transformer's
 //! sinusoidal position embedding (Vaswani et al. 2017, Sec. 3.5) and then a two-layer MLP.
+//!
+//! A check to run (chapter 12; `cargo test --release --doc network::embedding`): at $t = 0$
+//! every sine is 0 and every cosine 1, and the fastest component is $\sin t$
+//! ($\omega_0 = 1$).
+//!
+//! ```
+//! use ddpm::burn::prelude::*;
+//! use ddpm::network::timestep_embedding;
+//! let device = Device::flex();
+//! let t = Tensor::<1>::from_floats([0.0, 3.0], &device); // [2]
+//! let emb = timestep_embedding(t, 8); // [2, 8]
+//! assert_eq!(emb.dims(), [2, 8]);
+//! let v: Vec<f32> = emb.into_data().convert::<f32>().to_vec().unwrap();
+//! assert_eq!(v[..8], [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+//! assert!((v[8] - 3f32.sin()).abs() < 1e-6);
+//! ```
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;

@@ -17,8 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::TrainingConfig;
-use super::measure::{EvalError, QualityReference, SetQuality, classify};
 use super::eval_report::sampler_label;
+use super::measure::{EvalError, QualityReference, SetQuality, classify};
 use super::sample::{SampleError, SampleOptions, Sampler, Samples, sample};
 use crate::network::classifier::Classifier;
 use crate::network::{Guided, LabelError, UNet};

@@ -5,6 +5,18 @@
 //! [`NoiseSchedule`](crate::diffusion::schedule::NoiseSchedule) as host scalars (every image
 //! of a batch shares the timestep), and all noise comes from a seeded `ChaCha8Rng` on the host,
 //! so a seed gives the same images on every backend up to floating-point rounding.
+//!
+//! A check to run (chapters 14 and 17; `cargo test --release --doc workflows::sample`): DDIM's
+//! timesteps are evenly spaced from 1 to $T$, the exact half $2 \cdot 999/4 = 499.5$ rounded
+//! up; with $S$ steps it makes $S$ network evaluations, and with $S = T$ it visits every
+//! timestep, as ancestral sampling does.
+//!
+//! ```
+//! use ddpm::workflows::sample::ddim_timesteps;
+//! assert_eq!(ddim_timesteps(5, 1000), [1, 251, 501, 750, 1000]);
+//! assert_eq!(ddim_timesteps(50, 1000).len(), 50);
+//! assert_eq!(ddim_timesteps(1000, 1000), (1..=1000).collect::<Vec<_>>());
+//! ```
 
 use burn::prelude::*;
 use rand::SeedableRng;
