@@ -244,7 +244,7 @@ fn damaged_or_mismatched_weights_are_refused() {
     assert!(err.contains("not a weights folder"), "{err}");
     // Starting a second run into the same folder is refused.
     let err = train(&tiny(2), &options(&dir, false)).unwrap_err();
-    assert!(matches!(err, TrainError::RunExists(_)), "{err}");
+    assert!(matches!(err, TrainError::RunExists(..)), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -193,6 +193,36 @@ pub fn parse_idx_labels(bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
     Ok(bytes[HEADER..].to_vec())
 }
 
+/// The total length, header included, that an IDX file of the given `magic` (2051 images,
+/// 2049 labels) starting with `prefix` promises: `16 + count * rows * cols` or `8 + count`.
+/// `None` if `prefix` is shorter than the header, has another magic number, or promises more
+/// than `usize::MAX` bytes. The loaders use it to read a gzip stream no further than its header
+/// says (one byte more, to notice trailing data), so a small compressed file whose header
+/// claims 2^32 images, or a "gzip bomb", never makes them allocate beyond what is really there
+/// and stated.
+///
+/// ```
+/// use ddpm::data::idx::{stated_len, IDX_IMAGES_MAGIC};
+/// let header = [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+/// assert_eq!(stated_len(&header, IDX_IMAGES_MAGIC), Some(16 + 2 * 28 * 28));
+/// assert_eq!(stated_len(&header[..8], IDX_IMAGES_MAGIC), None); // too short to tell
+/// ```
+pub fn stated_len(prefix: &[u8], magic: u32) -> Option<usize> {
+    let header = match magic {
+        IDX_IMAGES_MAGIC => 16,
+        IDX_LABELS_MAGIC => 8,
+        _ => return None,
+    };
+    if prefix.len() < header || be_u32(prefix, 0) != magic {
+        return None;
+    }
+    let mut body = 1usize;
+    for offset in (4..header).step_by(4) {
+        body = body.checked_mul(be_u32(prefix, offset) as usize)?;
+    }
+    body.checked_add(header)
+}
+
 /// Builds the bytes of an IDX3 image file: the inverse of [`parse_idx_images`], used to write
 /// datasets and test files.
 ///

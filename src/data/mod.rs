@@ -64,6 +64,7 @@ pub use download::{
 };
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxError, IdxImages, parse_idx_images, parse_idx_labels,
+    stated_len,
 };
 
 /// Which half of a dataset: MNIST's 60,000 training or 10,000 test images.
@@ -555,10 +556,8 @@ pub fn load_embedded(split: Split) -> Result<ImageSet, DataError> {
     let (images_gz, labels_gz) = embedded_gz(split);
     let images_file = format!("embedded mnist-10k/{}.gz", split.images_file());
     let labels_file = format!("embedded mnist-10k/{}.gz", split.labels_file());
-    let images = parse_idx_images(&decode(images_gz, &images_file, true)?)
-        .map_err(|e| e.in_file(images_file.as_str()))?;
-    let labels = parse_idx_labels(&decode(labels_gz, &labels_file, true)?)
-        .map_err(|e| e.in_file(labels_file.as_str()))?;
+    let images = read_idx_images(images_gz, &images_file, true)?;
+    let labels = read_idx_labels(labels_gz, &labels_file, true)?;
     ImageSet::from_parts(images, labels, &images_file, &labels_file)
 }
 
@@ -577,10 +576,8 @@ pub fn load_dir(dir: &Path, split: Split) -> Result<ImageSet, DataError> {
     let labels_path = find_idx_file(dir, &split.labels_file())?;
     let images_name = images_path.display().to_string();
     let labels_name = labels_path.display().to_string();
-    let images = parse_idx_images(&read_idx_file(&images_path)?)
-        .map_err(|e| e.in_file(images_name.as_str()))?;
-    let labels = parse_idx_labels(&read_idx_file(&labels_path)?)
-        .map_err(|e| e.in_file(labels_name.as_str()))?;
+    let images = read_idx_images(&read_file(&images_path)?, &images_name, is_gz(&images_path))?;
+    let labels = read_idx_labels(&read_file(&labels_path)?, &labels_name, is_gz(&labels_path))?;
     ImageSet::from_parts(images, labels, &images_name, &labels_name)
 }
 
@@ -602,44 +599,104 @@ fn find_idx_file(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     })
 }
 
-/// Reads an IDX file and undoes gzip if the file is compressed.
-fn read_idx_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+/// Reads a whole file (an IDX file is read whole: its bytes are the data).
+fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let named_gz = path.extension().is_some_and(|e| e == "gz");
-    decode(bytes, &path.display().to_string(), named_gz)
+    })
+}
+
+/// Whether a file is named `.gz`.
+fn is_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+/// Parses the bytes of an IDX3 images file, raw or gzip-compressed (recognised by content; a
+/// file `named_gz` must be gzip), naming `file` in any error. The data loaders' own entry
+/// point, public so that it can be fuzzed (`tests/fuzz_readers.rs`).
+///
+/// It allocates no more than the bytes present and stated: a gzip stream is decompressed no
+/// further than the size its IDX header promises (plus one byte, to notice trailing data),
+/// and a header claiming more items than there are bytes is refused before any buffer for
+/// them exists.
+///
+/// # Errors
+/// [`DataError::BadGzip`], [`DataError::BadMagic`], [`DataError::Truncated`],
+/// [`DataError::TrailingBytes`], each naming `file`.
+pub fn read_idx_images(bytes: &[u8], file: &str, named_gz: bool) -> Result<IdxImages, DataError> {
+    let raw = decode(bytes, file, named_gz, IDX_IMAGES_MAGIC)?;
+    parse_idx_images(&raw).map_err(|e| e.in_file(file))
+}
+
+/// [`read_idx_images`] for an IDX1 labels file.
+///
+/// # Errors
+/// As [`read_idx_images`].
+pub fn read_idx_labels(bytes: &[u8], file: &str, named_gz: bool) -> Result<Vec<u8>, DataError> {
+    let raw = decode(bytes, file, named_gz, IDX_LABELS_MAGIC)?;
+    parse_idx_labels(&raw).map_err(|e| e.in_file(file))
 }
 
 /// Gzip streams start with the bytes `1f 8b` (RFC 1952, Sec. 2.3.1); IDX files with `00 00`.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Decompresses `bytes` if they are gzip (by content). A file named `.gz` must be gzip.
-fn decode(
-    bytes: impl AsRef<[u8]> + Into<Vec<u8>>,
+/// Decompresses `bytes` if they are gzip (by content); a file named `.gz` must be gzip. Reads
+/// the IDX header of kind `magic` first and then no more than the length it states plus one
+/// byte; if there is more, the rest is counted (not kept) so that the error gives the true
+/// size.
+fn decode<'a>(
+    bytes: &'a [u8],
     file: &str,
     named_gz: bool,
-) -> Result<Vec<u8>, DataError> {
-    let is_gzip = bytes.as_ref().starts_with(&GZIP_MAGIC);
+    magic: u32,
+) -> Result<std::borrow::Cow<'a, [u8]>, DataError> {
+    let is_gzip = bytes.starts_with(&GZIP_MAGIC);
+    let bad_gzip = |source| DataError::BadGzip {
+        file: file.to_string(),
+        source,
+    };
     if !is_gzip {
         if named_gz {
-            return Err(DataError::BadGzip {
-                file: file.to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "no gzip header (the file does not start with 1f 8b)",
-                ),
-            });
+            return Err(bad_gzip(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no gzip header (the file does not start with 1f 8b)",
+            )));
         }
-        return Ok(bytes.into());
+        return Ok(std::borrow::Cow::Borrowed(bytes));
     }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes.as_ref())
+    let header_len = if magic == IDX_IMAGES_MAGIC { 16 } else { 8 };
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let mut out = Vec::with_capacity(header_len);
+    (&mut decoder)
+        .take(header_len as u64)
         .read_to_end(&mut out)
-        .map_err(|source| DataError::BadGzip {
+        .map_err(bad_gzip)?;
+    // A bad or short header: the parser reports it from what was read.
+    let Some(stated) = idx::stated_len(&out, magic) else {
+        return Ok(std::borrow::Cow::Owned(out));
+    };
+    let rest = ((stated - out.len()) as u64).saturating_add(1);
+    // Read in chunks rather than with `read_to_end`, which reserves the whole stated length up
+    // front: the buffer grows with what really decompresses (at most twice it), so a header
+    // that claims more than the stream holds costs nothing (tests/fuzz_readers.rs found this).
+    let mut limited = (&mut decoder).take(rest);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = limited.read(&mut chunk).map_err(bad_gzip)?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    if out.len() > stated {
+        // Trailing data: count it without keeping it, for the error message.
+        let extra = std::io::copy(&mut decoder, &mut std::io::sink()).map_err(bad_gzip)?;
+        return Err(DataError::TrailingBytes {
             file: file.to_string(),
-            source,
-        })?;
-    Ok(out)
+            expected: stated,
+            found: out.len() + extra as usize,
+        });
+    }
+    Ok(std::borrow::Cow::Owned(out))
 }

@@ -10,6 +10,10 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainingConfig;
+use super::files::{
+    Damage, Integrity, first_line, from_json_checked, open_burnpack, seal_burnpack, sync_dir,
+    to_json_checked,
+};
 use super::{CONFIG_FILE, MODEL_EMA_FILE, MODEL_FILE, RunLayout, temp_sibling, write_atomic};
 use crate::network::UNet;
 
@@ -65,11 +69,50 @@ pub enum CheckpointError {
     },
     /// `--resume` with nothing to resume.
     #[error(
-        "no checkpoint to resume in {}: start without --resume, or check the run folder",
+        "nothing to resume in {}: it holds no training run (no config.json); start without \
+         --resume, or check the run folder's path",
         dir.display()
     )]
     NothingToResume {
         /// The checkpoints folder.
+        dir: PathBuf,
+    },
+    /// A file is truncated, corrupt or fails its checksum ([`super::files`]).
+    #[error(
+        "{} is damaged: {what}; it was not loaded (restore it from a copy, resume from an \
+         earlier checkpoint, or retrain)",
+        path.display()
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: Damage,
+    },
+    /// Intact weights (their checksum matches) for another network than `config.json`
+    /// describes.
+    #[error(
+        "{} holds weights for another network than {} describes ({message}): keep each \
+         config.json with the weights it was written with",
+        path.display(),
+        config.display()
+    )]
+    WrongNetwork {
+        /// The weights file.
+        path: PathBuf,
+        /// The config that describes the network.
+        config: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
+    /// A folder that does not exist.
+    #[error(
+        "{} does not exist: check the path (a weights folder holds config.json and \
+         model-ema.bpk, e.g. weights/default or runs/<name>)",
+        dir.display()
+    )]
+    MissingFolder {
+        /// The folder.
         dir: PathBuf,
     },
     /// `state.json` unreadable.
@@ -105,19 +148,42 @@ pub fn optimizer() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-8).init()
 }
 
-/// Reads and parses a `config.json`.
+/// Reads and parses a `config.json` ([`parse_config`]).
 ///
 /// # Errors
-/// [`CheckpointError::NotAWeightsFolder`] or [`CheckpointError::BadConfig`].
+/// [`CheckpointError::MissingFolder`], [`CheckpointError::NotAWeightsFolder`],
+/// [`CheckpointError::Io`], [`CheckpointError::Damaged`] or [`CheckpointError::BadConfig`].
 pub fn read_config(path: &Path) -> Result<TrainingConfig, CheckpointError> {
-    let text = std::fs::read_to_string(path).map_err(|_| CheckpointError::NotAWeightsFolder {
-        dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+            return Err(CheckpointError::MissingFolder { dir });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CheckpointError::NotAWeightsFolder { dir });
+        }
+        Err(source) => return Err(io(path)(source)),
+    };
+    parse_config(&bytes, path)
+}
+
+/// Parses the bytes of a `config.json` (named `path` in errors): checks its SHA-256 field when
+/// it has one ([`super::files::from_json_checked`]), then reads a [`TrainingConfig`]. Settings
+/// are not validated here ([`TrainingConfig::validate`]).
+///
+/// # Errors
+/// [`CheckpointError::Damaged`] for bytes that are not JSON or fail the checksum,
+/// [`CheckpointError::BadConfig`] for JSON that is not a training config.
+pub fn parse_config(bytes: &[u8], path: &Path) -> Result<TrainingConfig, CheckpointError> {
+    let (mut value, _) = from_json_checked(bytes).map_err(|what| CheckpointError::Damaged {
+        path: path.to_path_buf(),
+        what,
     })?;
     let bad = |e: serde_json::Error| CheckpointError::BadConfig {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
     // Configs written before `sample_eta` existed drew their grids with DDIM eta = 0.
     if let Some(fields) = value.as_object_mut() {
         fields
@@ -127,46 +193,115 @@ pub fn read_config(path: &Path) -> Result<TrainingConfig, CheckpointError> {
     serde_json::from_value(value).map_err(bad)
 }
 
-/// Writes `config.json` atomically.
+/// Writes `config.json` atomically, with its SHA-256 field.
 ///
 /// # Errors
 /// [`CheckpointError::Io`].
 pub fn write_config(path: &Path, config: &TrainingConfig) -> Result<(), CheckpointError> {
-    let json = serde_json::to_string_pretty(config).expect("a config always serialises");
-    write_atomic(path, json.as_bytes()).map_err(io(path))
+    write_atomic(path, to_json_checked(config).as_bytes()).map_err(io(path))
 }
 
-/// Saves a module's weights (burnpack) atomically.
+/// Writes burnpack bytes (from burn's `into_bytes`) to `path` atomically, with their SHA-256
+/// in the burnpack's metadata ([`super::files::seal_burnpack`]).
+///
+/// # Errors
+/// [`CheckpointError::Write`] or [`CheckpointError::Io`].
+pub fn save_burnpack(bytes: burn::tensor::Bytes, path: &Path) -> Result<(), CheckpointError> {
+    let sealed = seal_burnpack(bytes).map_err(|message| CheckpointError::Write {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    write_atomic(path, &sealed).map_err(io(path))
+}
+
+/// Reads a burnpack file and checks it ([`super::files::open_burnpack`]).
+///
+/// # Errors
+/// [`CheckpointError::BadWeights`] when it is missing or unreadable,
+/// [`CheckpointError::Damaged`] when it is truncated, corrupt or fails its checksum.
+pub fn read_burnpack(path: &Path) -> Result<(burn::tensor::Bytes, Integrity), CheckpointError> {
+    let bytes = read_file(path)?;
+    open_burnpack(bytes).map_err(|what| CheckpointError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+/// Saves a module's weights (burnpack with a SHA-256) atomically.
 ///
 /// # Errors
 /// [`CheckpointError::Write`] or [`CheckpointError::Io`].
 pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), CheckpointError> {
-    let tmp = temp_sibling(path);
-    module
+    let bytes = module
         .clone()
-        .save_file(&tmp)
+        .into_record()
+        .into_bytes()
         .map_err(|e| CheckpointError::Write {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    save_burnpack(bytes, path)
 }
 
-/// Loads weights into a freshly built module.
+/// Loads weights into a freshly built module, after checking the file ([`read_burnpack`]).
 ///
 /// # Errors
-/// [`CheckpointError::BadWeights`] when the file is missing, corrupt or of another shape.
+/// [`CheckpointError::BadWeights`] when the file is missing or (without a checksum) does not
+/// load, [`CheckpointError::Damaged`] when it is truncated or fails its checksum,
+/// [`CheckpointError::WrongNetwork`] when intact weights are of another shape.
 pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M, CheckpointError> {
-    module
-        .try_load_file(path)
-        .map_err(|e| CheckpointError::BadWeights {
+    let bytes = read_file(path)?;
+    load_module_from_bytes(module, bytes, path)
+}
+
+/// The bytes of a weights file, or [`CheckpointError::BadWeights`] saying why not.
+fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    std::fs::read(path).map_err(|e| CheckpointError::BadWeights {
+        path: path.to_path_buf(),
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            "the file does not exist".into()
+        } else {
+            e.to_string()
+        },
+    })
+}
+
+/// [`load_module`] on the bytes of a file (named `path` in errors): what it does after reading
+/// the file, public so that it can be fuzzed (`tests/fuzz_readers.rs`).
+///
+/// # Errors
+/// As [`load_module`].
+pub fn load_module_from_bytes<M: Module>(
+    module: M,
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<M, CheckpointError> {
+    let (bytes, integrity) = open_burnpack(bytes).map_err(|what| CheckpointError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    })?;
+    let not_loaded = |message: String| match integrity {
+        Integrity::Verified => CheckpointError::WrongNetwork {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+            config: path.with_file_name(CONFIG_FILE),
+            message,
+        },
+        Integrity::Unchecked => CheckpointError::BadWeights {
+            path: path.to_path_buf(),
+            message,
+        },
+    };
+    let record = burn::store::ModuleRecord::from_bytes(bytes)
+        .map_err(|e| not_loaded(first_line(&e.to_string())))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| not_loaded(first_line(&e.to_string())))
 }
 
 /// Loads a weights folder (`config.json` + `model-ema.bpk`, or `model.bpk` when `ema` is
-/// false): rebuilds the network the config describes on `device`, then loads the weights.
+/// false): checks the config, rebuilds the network it describes on `device` (burn allocates
+/// parameters lazily, so nothing is allocated yet), refuses a network larger than the weights
+/// file could hold, then loads the weights.
 ///
 /// # Errors
 /// [`CheckpointError`] saying what is missing, corrupt or mismatched.
@@ -175,17 +310,37 @@ pub fn load_weights(
     ema: bool,
     device: &Device,
 ) -> Result<(UNet, TrainingConfig), CheckpointError> {
-    let config = read_config(&dir.join(CONFIG_FILE))?;
-    config
-        .model
-        .validate()
-        .map_err(|e| CheckpointError::BadConfig {
-            path: dir.join(CONFIG_FILE),
-            message: e.to_string(),
-        })?;
+    let config_path = dir.join(CONFIG_FILE);
+    let config = read_config(&config_path)?;
+    config.validate().map_err(|e| CheckpointError::BadConfig {
+        path: config_path.clone(),
+        message: e.to_string(),
+    })?;
     let model = config.model.init(device).expect("validated just above");
     let file = dir.join(if ema { MODEL_EMA_FILE } else { MODEL_FILE });
-    let model = load_module(model, &file)?;
+    // Each parameter takes at least 2 bytes (f16) in a burnpack: a config describing more
+    // parameters than that cannot be these weights, whatever the file says inside.
+    let params = model.num_params() as u64;
+    if let Ok(meta) = std::fs::metadata(&file)
+        && params.saturating_mul(2) > meta.len()
+    {
+        return Err(CheckpointError::WrongNetwork {
+            path: file,
+            config: config_path,
+            message: format!(
+                "the config describes {params} parameters, more than a file of {} bytes holds",
+                meta.len()
+            ),
+        });
+    }
+    let model = load_module(model, &file).map_err(|e| match e {
+        CheckpointError::WrongNetwork { path, message, .. } => CheckpointError::WrongNetwork {
+            path,
+            config: config_path.clone(),
+            message,
+        },
+        other => other,
+    })?;
     Ok((model, config))
 }
 
@@ -208,21 +363,30 @@ pub fn save_checkpoint(
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    save_module(model, &tmp.join(MODEL_FILE))?;
-    save_module(ema, &tmp.join(MODEL_EMA_FILE))?;
-    let optim_path = tmp.join("optimizer.bpk");
-    optim
-        .save(&optim_path)
-        .map_err(|e| CheckpointError::Write {
+    // A failure below (a full disk) leaves `tmp` half written: remove it, so that only complete
+    // checkpoints carry a `step-` name and the previous one stays the newest.
+    let written = (|| {
+        save_module(model, &tmp.join(MODEL_FILE))?;
+        save_module(ema, &tmp.join(MODEL_EMA_FILE))?;
+        let optim_path = tmp.join(OPTIMIZER_FILE);
+        let optim_bytes = optim.into_bytes().map_err(|e| CheckpointError::Write {
             path: optim_path.clone(),
             message: e.to_string(),
         })?;
-    let state_json = serde_json::to_string_pretty(state).expect("state serialises");
-    std::fs::write(tmp.join("state.json"), state_json).map_err(io(&tmp))?;
+        save_burnpack(optim_bytes, &optim_path)?;
+        let state_path = tmp.join(STATE_FILE);
+        write_atomic(&state_path, to_json_checked(state).as_bytes()).map_err(io(&state_path))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    sync_dir(&tmp);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
     }
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+    sync_dir(&layout.checkpoints_dir());
     let name = dir
         .file_name()
         .expect("checkpoint folders have names")
@@ -244,11 +408,77 @@ pub fn save_checkpoint(
     Ok(dir)
 }
 
-/// The newest complete checkpoint of a run, if any.
+/// File name of the optimiser state in a checkpoint folder.
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+/// File name of the [`TrainState`] in a checkpoint folder.
+pub const STATE_FILE: &str = "state.json";
+
+/// The newest complete checkpoint of a run, if any: the one `checkpoints/latest` names, or,
+/// if that file is missing or names no folder (a crash between the folder's rename and the
+/// pointer's), the `step-NNNNNN` folder of the highest step. A folder gets its `step-` name
+/// only once complete, so either way the checkpoint is whole.
 pub fn latest_checkpoint(layout: &RunLayout) -> Option<PathBuf> {
-    let name = std::fs::read_to_string(layout.latest_pointer()).ok()?;
-    let dir = layout.checkpoints_dir().join(name.trim());
-    dir.is_dir().then_some(dir)
+    if let Ok(name) = std::fs::read_to_string(layout.latest_pointer()) {
+        let dir = layout.checkpoints_dir().join(name.trim());
+        if !name.trim().is_empty() && dir.is_dir() {
+            return Some(dir);
+        }
+    }
+    std::fs::read_dir(layout.checkpoints_dir())
+        .ok()?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let step: usize = name.strip_prefix("step-")?.parse().ok()?;
+            entry.path().is_dir().then_some((step, entry.path()))
+        })
+        .max_by_key(|(step, _)| *step)
+        .map(|(_, dir)| dir)
+}
+
+/// Parses a checkpoint's `state.json` (named `path` in errors), checking its SHA-256 field
+/// when it has one.
+///
+/// # Errors
+/// [`CheckpointError::Damaged`] or [`CheckpointError::BadState`].
+pub fn parse_state(bytes: &[u8], path: &Path) -> Result<TrainState, CheckpointError> {
+    let (value, _) = from_json_checked(bytes).map_err(|what| CheckpointError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    })?;
+    let state: TrainState =
+        serde_json::from_value(value).map_err(|e| CheckpointError::BadState {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    if state.rng_word_pos.parse::<u128>().is_err() {
+        return Err(CheckpointError::BadState {
+            path: path.to_path_buf(),
+            message: format!("rng_word_pos {:?} is not an integer", state.rng_word_pos),
+        });
+    }
+    Ok(state)
+}
+
+/// The Adam state of a checkpoint's `optimizer.bpk`, from the file's bytes (named `path` in
+/// errors).
+///
+/// # Errors
+/// [`CheckpointError::Damaged`] or [`CheckpointError::BadWeights`].
+pub fn load_optimizer_from_bytes(
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<ModuleOptimizer, CheckpointError> {
+    let (bytes, _) = open_burnpack(bytes).map_err(|what| CheckpointError::Damaged {
+        path: path.to_path_buf(),
+        what,
+    })?;
+    optimizer()
+        .from_bytes(bytes)
+        .map_err(|e| CheckpointError::BadWeights {
+            path: path.to_path_buf(),
+            message: first_line(&e.to_string()),
+        })
 }
 
 /// A loaded checkpoint.
@@ -288,19 +518,11 @@ pub fn load_checkpoint(
     };
     let model = load_module(build(train_device)?, &dir.join(MODEL_FILE))?;
     let ema = load_module(build(device)?, &dir.join(MODEL_EMA_FILE))?;
-    let optim_path = dir.join("optimizer.bpk");
-    let optim = optimizer()
-        .load(&optim_path)
-        .map_err(|e| CheckpointError::BadWeights {
-            path: optim_path.clone(),
-            message: e.to_string(),
-        })?;
-    let state_path = dir.join("state.json");
-    let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
-    let state = serde_json::from_str(&text).map_err(|e| CheckpointError::BadState {
-        path: state_path.clone(),
-        message: e.to_string(),
-    })?;
+    let optim_path = dir.join(OPTIMIZER_FILE);
+    let optim = load_optimizer_from_bytes(read_file(&optim_path)?, &optim_path)?;
+    let state_path = dir.join(STATE_FILE);
+    let bytes = std::fs::read(&state_path).map_err(io(&state_path))?;
+    let state = parse_state(&bytes, &state_path)?;
     Ok(Checkpoint {
         model,
         ema,

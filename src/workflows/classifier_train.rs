@@ -324,12 +324,13 @@ pub fn save_classifier(
     };
     std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e.to_string()))?;
     let config_path = dir.join(CLASSIFIER_CONFIG_FILE);
-    let json = serde_json::to_string_pretty(config).expect("a config always serialises");
-    std::fs::write(&config_path, json).map_err(|e| write_err(&config_path, e.to_string()))?;
+    super::files::write_atomic(
+        &config_path,
+        super::files::to_json_checked(config).as_bytes(),
+    )
+    .map_err(|e| write_err(&config_path, e.to_string()))?;
     let model_path = dir.join(CLASSIFIER_MODEL_FILE);
-    model
-        .clone()
-        .save_file(&model_path)
+    super::checkpoint::save_module(model, &model_path)
         .map_err(|e| write_err(&model_path, e.to_string()))
 }
 
@@ -343,29 +344,27 @@ pub fn load_classifier(
     device: &Device,
 ) -> Result<(Classifier, ClassifierTrainConfig), ClassifierError> {
     let config_path = dir.join(CLASSIFIER_CONFIG_FILE);
-    let text = std::fs::read_to_string(&config_path).map_err(|_| {
-        ClassifierError::NotAClassifierFolder {
-            dir: dir.to_path_buf(),
-        }
+    let bytes = std::fs::read(&config_path).map_err(|_| ClassifierError::NotAClassifierFolder {
+        dir: dir.to_path_buf(),
     })?;
+    let bad_config = |message: String| ClassifierError::BadConfig {
+        path: config_path.clone(),
+        message,
+    };
+    let (value, _) = super::files::from_json_checked(&bytes)
+        .map_err(|damage| bad_config(format!("the file is damaged: {damage}")))?;
     let config: ClassifierTrainConfig =
-        serde_json::from_str(&text).map_err(|e| ClassifierError::BadConfig {
-            path: config_path.clone(),
-            message: e.to_string(),
-        })?;
+        serde_json::from_value(value).map_err(|e| bad_config(e.to_string()))?;
     let model = config
         .model
         .init(device)
-        .map_err(|e| ClassifierError::BadConfig {
-            path: config_path,
-            message: e.to_string(),
-        })?;
+        .map_err(|e| bad_config(e.to_string()))?;
     let model_path = dir.join(CLASSIFIER_MODEL_FILE);
-    let model = model
-        .try_load_file(&model_path)
-        .map_err(|e| ClassifierError::BadWeights {
+    let model = super::checkpoint::load_module(model, &model_path).map_err(|e| {
+        ClassifierError::BadWeights {
             path: model_path,
             message: e.to_string(),
-        })?;
+        }
+    })?;
     Ok((model, config))
 }

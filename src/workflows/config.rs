@@ -139,6 +139,18 @@ impl std::str::FromStr for LrSchedule {
     }
 }
 
+/// The most diffusion steps $T$ a config may ask for ([`TrainingConfig::validate`]).
+pub const MAX_TIMESTEPS: usize = 100_000;
+/// The most channels at one level of the network (`base_channels x channel_mult`).
+pub const MAX_CHANNELS: usize = 1 << 16;
+/// The most residual blocks per level.
+pub const MAX_RES_BLOCKS: usize = 64;
+/// The most parameters a network may have: 2^28 floats, 1 GiB of weights.
+pub const MAX_PARAMS: usize = 1 << 28;
+/// The most values in one feature map of a whole batch at the first level (`batch x
+/// channels x side x side`): 2^28 floats, 1 GiB.
+pub const MAX_FEATURE_MAP: usize = 1 << 28;
+
 /// What is wrong with a [`TrainingConfig`].
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingConfigError {
@@ -212,9 +224,66 @@ impl TrainingConfig {
     /// [`TrainingConfigError`] naming the first bad setting.
     pub fn validate(&self) -> Result<NoiseSchedule, TrainingConfigError> {
         self.model.validate()?;
-        let schedule = self.schedule.build()?;
         let bad =
             |name, value: String, hint| Err(TrainingConfigError::Setting { name, value, hint });
+        // Sizes are bounded before anything is built, so that a typo (or a damaged
+        // config.json) is refused with a message instead of exhausting memory.
+        if self.schedule.num_timesteps > MAX_TIMESTEPS {
+            return bad(
+                "num_timesteps",
+                self.schedule.num_timesteps.to_string(),
+                "use at most 100000 diffusion steps (Ho et al. use 1000)",
+            );
+        }
+        let schedule = self.schedule.build()?;
+        let widest = self.model.channel_mults.iter().max().copied().unwrap_or(1);
+        if self
+            .model
+            .base_channels
+            .checked_mul(widest)
+            .is_none_or(|c| c > MAX_CHANNELS)
+            || self.model.num_res_blocks > MAX_RES_BLOCKS
+        {
+            return bad(
+                "model",
+                format!(
+                    "{} channels x {widest}, {} blocks per level",
+                    self.model.base_channels, self.model.num_res_blocks
+                ),
+                "use at most 65536 channels at a level and 64 residual blocks per level",
+            );
+        }
+        let params = self
+            .model
+            .init(&burn::tensor::Device::flex())
+            .map(|m| burn::module::Module::num_params(&m))
+            .unwrap_or(0);
+        if params > MAX_PARAMS {
+            return bad(
+                "model",
+                format!("{params} parameters"),
+                "the network would need more than 1 GiB of weights; use fewer channels, \
+                 levels or blocks (the paper preset has 1.6M parameters)",
+            );
+        }
+        let side = self.model.image_size / self.model.patch().max(1);
+        let first_map = [
+            self.batch,
+            self.model.base_channels,
+            self.model.channel_mults.first().copied().unwrap_or(1),
+            side,
+            side,
+        ]
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n));
+        if first_map.is_none_or(|n| n > MAX_FEATURE_MAP) {
+            return bad(
+                "batch",
+                self.batch.to_string(),
+                "one feature map of the batch would exceed 1 GiB; use a smaller batch \
+                 (64 is Ho et al.'s) or a smaller network",
+            );
+        }
         if self.steps == 0 {
             return bad("steps", "0".into(), "train for at least 1 step");
         }

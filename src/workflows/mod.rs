@@ -26,6 +26,7 @@ pub mod conditional;
 pub mod config;
 pub mod ema;
 pub mod eval_report;
+pub mod files;
 pub mod images;
 pub mod loss;
 pub mod measure;
@@ -150,22 +151,16 @@ impl BackendKind {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a crash
-/// never leaves a half-written file under the final name.
+/// Writes `bytes` to `path` atomically and durably ([`files::write_atomic`]: temporary file,
+/// `fsync`, rename), so a crash never leaves a half-written file under the final name.
 ///
 /// # Errors
-/// Any I/O error.
+/// Any I/O error; the old file is then untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_sibling(path);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    files::write_atomic(path, bytes)
 }
 
 /// `dir/.name.tmp` for `dir/name`.
 pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
+    files::temp_sibling(path)
 }

@@ -47,7 +47,9 @@ pub enum TrainError {
     #[error(transparent)]
     Image(#[from] ImageError),
     /// Other file I/O.
-    #[error("cannot write {path}: {source}")]
+    #[error(
+        "cannot write {path}: {source}; the run folder must be writable and its disk have room"
+    )]
     Io {
         /// The file.
         path: String,
@@ -68,13 +70,15 @@ pub enum TrainError {
         /// The last good checkpoint.
         checkpoint: Option<PathBuf>,
     },
-    /// The run folder already holds a run and `--resume` was not given.
+    /// The run folder is not empty (it holds a run, or anything else: `entry`) and `--resume`
+    /// was not given.
     #[error(
-        "{} already holds a training run; pass --resume to continue it or choose another \
-         --run-dir",
-        .0.display()
+        "{} is not empty (it holds {}): pass --resume to continue the run in it, or choose a \
+         new or empty --run-dir",
+        .0.display(),
+        .1
     )]
-    RunExists(PathBuf),
+    RunExists(PathBuf, String),
     /// Resuming with a different configuration than the run's.
     #[error(
         "the run's config.json differs from the requested configuration ({0}); resume with \
@@ -535,6 +539,19 @@ fn step_seed(seed: u64, step: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The name of one entry of `dir` (`None` if it is empty or does not exist), ignoring the
+/// `.NAME.tmp` files an interrupted atomic write leaves behind.
+fn first_entry(dir: &std::path::Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !(n.starts_with('.') && n.ends_with(".tmp")))
+        .collect();
+    names.sort();
+    names.into_iter().next()
+}
+
 /// Loads the training images of `config.data`.
 ///
 /// # Errors
@@ -613,8 +630,18 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
         move |source| TrainError::Io { path, source }
     };
 
+    // The data first: a wrong --data is refused before anything is written.
+    let data = load_training_data(config)?;
+    data.require_size(config.model.image_size, config.model.image_size)?;
+
     // A new run or a resumed one.
-    let (mut model, mut ema, mut optim, start_step, mut rng) = if options.resume {
+    let resumed = if options.resume {
+        if !layout.config().exists() {
+            return Err(CheckpointError::NothingToResume {
+                dir: layout.root.clone(),
+            }
+            .into());
+        }
         let saved = checkpoint::read_config(&layout.config())?;
         let mut comparable = saved.clone();
         comparable.steps = config.steps;
@@ -625,34 +652,45 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
                 serde_json::to_string(config).unwrap_or_default()
             )));
         }
-        let ckpt = checkpoint::load_checkpoint(&layout, config, &device, &train_device)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let pos: u128 = ckpt
-            .state
-            .rng_word_pos
-            .parse()
-            .map_err(|_| CheckpointError::BadState {
-                path: layout.checkpoint(ckpt.state.step).join("state.json"),
-                message: "rng_word_pos is not an integer".into(),
-            })?;
-        rng.set_word_pos(pos);
-        (ckpt.model, ckpt.ema, ckpt.optim, ckpt.state.step, rng)
+        // A run killed before its first checkpoint starts again from step 0: nothing of it
+        // was kept, so nothing is lost.
+        match checkpoint::load_checkpoint(&layout, config, &device, &train_device) {
+            Ok(ckpt) => Some(ckpt),
+            Err(CheckpointError::NothingToResume { .. }) => None,
+            Err(e) => return Err(e.into()),
+        }
     } else {
-        if layout.config().exists() {
-            return Err(TrainError::RunExists(layout.root.clone()));
+        if let Some(entry) = first_entry(&layout.root) {
+            return Err(TrainError::RunExists(layout.root.clone(), entry));
         }
         std::fs::create_dir_all(&layout.root).map_err(io(&layout.root))?;
         checkpoint::write_config(&layout.config(), config)?;
-        let model = initial_model(config, &train_device)?;
-        let ema = model.valid();
-        let rng = ChaCha8Rng::seed_from_u64(config.seed);
-        (model, ema, checkpoint::optimizer(), 0, rng)
+        None
+    };
+    let (mut model, mut ema, mut optim, start_step, mut rng) = match resumed {
+        Some(ckpt) => {
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+            let pos: u128 = ckpt
+                .state
+                .rng_word_pos
+                .parse()
+                .expect("checked by parse_state");
+            rng.set_word_pos(pos);
+            (ckpt.model, ckpt.ema, ckpt.optim, ckpt.state.step, rng)
+        }
+        None => {
+            let model = initial_model(config, &train_device)?;
+            let ema = model.valid();
+            let rng = ChaCha8Rng::seed_from_u64(config.seed);
+            (model, ema, checkpoint::optimizer(), 0, rng)
+        }
     };
     std::fs::create_dir_all(layout.samples_dir()).map_err(io(&layout.samples_dir()))?;
     std::fs::create_dir_all(layout.checkpoints_dir()).map_err(io(&layout.checkpoints_dir()))?;
+    if options.progress && options.resume {
+        eprintln!("resuming {} at step {start_step}", layout.root.display());
+    }
 
-    let data = load_training_data(config)?;
-    data.require_size(config.model.image_size, config.model.image_size)?;
     let schedule_tensors = ScheduleTensors::new(&schedule, &train_device);
     let loss_weights = config.min_snr_gamma.map(|gamma| {
         let w: Vec<f32> = min_snr_weights(&schedule, gamma)
