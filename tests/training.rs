@@ -53,15 +53,15 @@ fn assert_refused(config: &TrainingConfig, dir: &Path, field: &str) {
 }
 
 /// The configuration of the run in `dir` after deleting `field` from its config.json, as a
-/// config.json written before the field existed reads.
+/// config.json written before the field existed reads (written before checksums too: its
+/// `sha256` goes with it, since an edited file with a checksum is refused as damaged).
 fn reload_without(dir: &Path, field: &str) -> TrainingConfig {
     let layout = RunLayout::new(dir);
     let text = std::fs::read_to_string(layout.config()).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert!(
-        json.as_object_mut().unwrap().remove(field).is_some(),
-        "{field} in {text}"
-    );
+    let object = json.as_object_mut().unwrap();
+    assert!(object.remove(field).is_some(), "{field} in {text}");
+    assert!(object.remove("sha256").is_some(), "a checksum in {text}");
     std::fs::write(layout.config(), json.to_string()).unwrap();
     load_weights(dir, true, &Device::flex()).unwrap().1
 }
