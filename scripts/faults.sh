@@ -38,8 +38,9 @@ run_test faults_kill kill_budget
 disk="(not run: mounting a tmpfs needs root)"
 if [ "$(id -u)" = 0 ]; then
     mnt=$(mktemp -d)
-    # 400 KiB: the config, the loss file and about two checkpoints of the tiny network.
-    if mount -t tmpfs -o size=400k tmpfs "$mnt" 2>/dev/null; then
+    # 2 MiB: the config, the loss file and about two checkpoints of the tiny network (a
+    # checkpoint, weights, EMA weights and Adam's two moments, is about 0.7 MB).
+    if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
         DDPM_FULL_DISK_DIR="$mnt" run_test faults_files a_real_full_disk
         umount "$mnt"
         disk=$(grep '^FULL-DISK' "$log" | sed 's/^FULL-DISK //' | paste -sd ' ' -)
@@ -77,7 +78,7 @@ print(f"Killed with SIGKILL: {r[\"trials\"]} trials, {r[\"kills\"]} kills at ran
       f"difference {r[\"worst_max_abs_diff\"]}, same loss.csv), in {r[\"seconds\"]} s.")
 '
     echo
-    echo "A real full disk (a 400 KiB tmpfs, a checkpoint every step): $disk"
+    echo "A real full disk (a 2 MiB tmpfs, a checkpoint every step): $disk"
 } >"$out"
 rm -f "$log"
 echo "wrote $out"

@@ -413,19 +413,18 @@ pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 /// File name of the [`TrainState`] in a checkpoint folder.
 pub const STATE_FILE: &str = "state.json";
 
-/// The newest complete checkpoint of a run, if any: the one `checkpoints/latest` names, or,
-/// if that file is missing or names no folder (a crash between the folder's rename and the
-/// pointer's), the `step-NNNNNN` folder of the highest step. A folder gets its `step-` name
-/// only once complete, so either way the checkpoint is whole.
+/// The newest complete checkpoint of a run, if any: the `step-NNNNNN` folder of the highest
+/// step, or, when there is none, the folder `checkpoints/latest` names. A folder gets its
+/// `step-` name only once complete, so the checkpoint is whole.
 pub fn latest_checkpoint(layout: &RunLayout) -> Option<PathBuf> {
-    if let Ok(name) = std::fs::read_to_string(layout.latest_pointer()) {
-        let dir = layout.checkpoints_dir().join(name.trim());
-        if !name.trim().is_empty() && dir.is_dir() {
-            return Some(dir);
-        }
-    }
-    std::fs::read_dir(layout.checkpoints_dir())
-        .ok()?
+    // The highest `step-N` folder first: a folder gets its name only when it is complete (the
+    // rename is the commit), while the pointer file is updated after it, so a run killed
+    // between the two has a newer complete checkpoint than the pointer names
+    // (tests/faults_kill.rs found this). The pointer serves folders named otherwise.
+    let newest = std::fs::read_dir(layout.checkpoints_dir())
+        .ok()
+        .into_iter()
+        .flatten()
         .flatten()
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -433,7 +432,13 @@ pub fn latest_checkpoint(layout: &RunLayout) -> Option<PathBuf> {
             entry.path().is_dir().then_some((step, entry.path()))
         })
         .max_by_key(|(step, _)| *step)
-        .map(|(_, dir)| dir)
+        .map(|(_, dir)| dir);
+    if newest.is_some() {
+        return newest;
+    }
+    let name = std::fs::read_to_string(layout.latest_pointer()).ok()?;
+    let dir = layout.checkpoints_dir().join(name.trim());
+    (!name.trim().is_empty() && dir.is_dir()).then_some(dir)
 }
 
 /// Parses a checkpoint's `state.json` (named `path` in errors), checking its SHA-256 field
