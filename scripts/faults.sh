@@ -43,7 +43,7 @@ if [ "$(id -u)" = 0 ]; then
     if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
         DDPM_FULL_DISK_DIR="$mnt" run_test faults_files a_real_full_disk
         umount "$mnt"
-        disk=$(grep '^FULL-DISK' "$log" | sed 's/^FULL-DISK //' | paste -sd ' ' -)
+        disk=$(grep -o 'FULL-DISK .*' "$log" | sed 's/^FULL-DISK //' | paste -sd ' ' -)
     fi
     rmdir "$mnt"
 fi
@@ -59,23 +59,24 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
     echo
     echo "| reader fuzzed | executions | accepted | refused | crashes | most memory, share of its bound |"
     echo "|---|---|---|---|---|---|"
-    grep '^FUZZ {' "$log" | sed 's/^FUZZ //' | python3 -c '
+    # (a test's first line of output follows `test NAME ... ` on the same line: match anywhere)
+    grep -o 'FUZZ {.*' "$log" | sed 's/^FUZZ //' | python3 -c '
 import json, sys
 for line in sys.stdin:
     r = json.loads(line)
-    print(f"| {r[\"target\"]} | {r[\"executions\"]:,} | {r[\"accepted\"]:,} | {r[\"refused\"]:,} | {r[\"crashes\"]} | {r[\"worst_allocation_ratio\"]:.2f} |")
+    print("| {} | {:,} | {:,} | {:,} | {} | {:.2f} |".format(r["target"], r["executions"], r["accepted"], r["refused"], r["crashes"], r["worst_allocation_ratio"]))
 '
     echo
-    grep '^FUZZ-TOTAL' "$log" | sed 's/^FUZZ-TOTAL /Fuzzing in all: /' | sed 's/$/./'
+    grep -o 'FUZZ-TOTAL.*' "$log" | sed 's/^FUZZ-TOTAL /Fuzzing in all: /' | sed 's/$/./'
     echo
-    grep '^KILL {' "$log" | sed 's/^KILL //' | python3 -c '
+    grep -o 'KILL {.*' "$log" | sed 's/^KILL //' | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-print(f"Killed with SIGKILL: {r[\"trials\"]} trials, {r[\"kills\"]} kills at random moments "
-      f"({r[\"kills_before_first_checkpoint\"]} before the first checkpoint), {r[\"resumes_checked\"]} "
-      f"resumes each checked to start at the last complete checkpoint; {r[\"identical_runs\"]} of "
-      f"{r[\"trials\"]} finished runs identical to the uninterrupted one (largest parameter "
-      f"difference {r[\"worst_max_abs_diff\"]}, same loss.csv), in {r[\"seconds\"]} s.")
+print("Killed with SIGKILL: {} trials, {} kills at random moments ({} before the first checkpoint), "
+      "{} resumes each checked to start at the last complete checkpoint; {} of {} finished runs "
+      "identical to the uninterrupted one (largest parameter difference {}, same loss.csv), in {} s."
+      .format(r["trials"], r["kills"], r["kills_before_first_checkpoint"], r["resumes_checked"],
+              r["identical_runs"], r["trials"], r["worst_max_abs_diff"], r["seconds"]))
 '
     echo
     echo "A real full disk (a 2 MiB tmpfs, a checkpoint every step): $disk"

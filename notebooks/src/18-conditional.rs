@@ -31,7 +31,9 @@ println!("classes: {:?}, label dropout: {:?}", model.num_classes(), config.label
 // %%
 let x = Tensor::<4>::random([2, 1, 28, 28], ddpm::burn::tensor::Distribution::Normal(0.0, 1.0), &device);
 let t = Tensor::<1>::from_data(TensorData::new(vec![300.0f32, 700.0], [2]), &device);
-let max_diff = |a: Tensor<4>, b: Tensor<4>| -> f32 { (a - b).abs().max().into_scalar() };
+fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+    (a - b).abs().max().into_scalar()
+}
 let plain = model.forward(x.clone(), t.clone());
 let null = model.forward_conditional(x.clone(), t.clone(), label_tensor(&[10, 10], &device));
 let seven = model.forward_conditional(x.clone(), t.clone(), label_tensor(&[7, 7], &device));
@@ -58,15 +60,16 @@ for text in ["7", "10", "-1", "seven"] {
 use ddpm::figures::ImageGrid;
 
 let options = SampleOptions { sampler: Sampler::Ddim { steps: 20, eta: 1.0 }, clip_x0: true, seed: 0, count: 0, frames: 0 };
-let grid_for = |w: f64| -> ImageGrid {
-    let s = sample_digits(&model, &config, digit_rows(10, 6), w, &options, &device, |_, _| {}).unwrap();
-    let unit: Vec<f32> = s.images.iter().map(|v| (v + 1.0) / 2.0).collect();
-    ImageGrid::from_unit(&unit, s.count, 28, 28).unwrap().with_cols(6).unwrap().with_scale(2).unwrap()
-};
-grid_for(0.0)
+let s = sample_digits(&model, &config, digit_rows(10, 6), 0.0, &options, &device, |_, _| {}).unwrap();
+let unit: Vec<f32> = s.images.iter().map(|v| (v + 1.0) / 2.0).collect();
+ImageGrid::from_unit(&unit, s.count, 28, 28).unwrap().with_cols(6).unwrap().with_scale(2).unwrap()
 
 // %%
-grid_for(2.0)
+let s = sample_digits(&model, &config, digit_rows(10, 6), 2.0, &options, &device, |_, _| {}).unwrap();
+let unit: Vec<f32> = s.images.iter().map(|v| (v + 1.0) / 2.0).collect();
+ImageGrid::from_unit(&unit, s.count, 28, 28).unwrap().with_cols(6).unwrap().with_scale(2).unwrap()
 
 // %%
-grid_for(4.0)
+let s = sample_digits(&model, &config, digit_rows(10, 6), 4.0, &options, &device, |_, _| {}).unwrap();
+let unit: Vec<f32> = s.images.iter().map(|v| (v + 1.0) / 2.0).collect();
+ImageGrid::from_unit(&unit, s.count, 28, 28).unwrap().with_cols(6).unwrap().with_scale(2).unwrap()

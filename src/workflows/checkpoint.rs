@@ -478,12 +478,29 @@ pub fn load_optimizer_from_bytes(
         path: path.to_path_buf(),
         what,
     })?;
-    optimizer()
-        .from_bytes(bytes)
-        .map_err(|e| CheckpointError::BadWeights {
+    // burn's optimiser record loader panics on some malformed records ("Optimizer record
+    // tensors should carry a parameter id", found by tests/fuzz_readers.rs's budget run)
+    // instead of returning its error: caught here and reported as the damaged file it is.
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        optimizer().from_bytes(bytes)
+    }));
+    match loaded {
+        Ok(result) => result.map_err(|e| CheckpointError::BadWeights {
             path: path.to_path_buf(),
             message: first_line(&e.to_string()),
-        })
+        }),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the optimiser record could not be read".to_string());
+            Err(CheckpointError::BadWeights {
+                path: path.to_path_buf(),
+                message: first_line(&message),
+            })
+        }
+    }
 }
 
 /// A loaded checkpoint.
