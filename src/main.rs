@@ -160,6 +160,11 @@ struct TrainArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Train on several devices at once, each computing an equal share of every batch
+    /// (data parallelism; the first holds the model and the optimiser), e.g. cuda:0,cuda:1 for
+    /// two GPUs; entries cpu, wgpu[:N], vulkan[:N], cuda[:N]. Replaces --backend.
+    #[arg(long, value_name = "LIST", conflicts_with = "backend")]
+    devices: Option<String>,
 }
 
 /// How `--data` is shown in `--help`: the two named sources, or a folder.
@@ -226,6 +231,9 @@ enum Backend {
     /// Vulkan, Metal or DX12 through wgpu (build with `--features wgpu`).
     #[value(alias = "gpu")]
     Wgpu,
+    /// wgpu pinned to Vulkan, kernels compiled to SPIR-V (build with `--features vulkan`).
+    #[value(alias = "spirv")]
+    Vulkan,
     /// NVIDIA GPUs (build with `--features cuda`).
     Cuda,
 }
@@ -237,6 +245,7 @@ impl Backend {
         match self {
             Backend::Cpu => BackendKind::Cpu,
             Backend::Wgpu => BackendKind::Wgpu,
+            Backend::Vulkan => BackendKind::Vulkan,
             Backend::Cuda => BackendKind::Cuda,
         }
     }
@@ -494,11 +503,25 @@ mod launch {
     /// launcher runs one small computation here and turns a failure into an error that says
     /// what is missing and what to do instead.
     pub(crate) fn device(backend: Backend) -> anyhow::Result<burn::tensor::Device> {
-        let kind = backend.kind();
         let name = backend
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string());
-        let device = kind.device().map_err(|e| anyhow!(e))?;
+        started(
+            ddpm::workflows::DeviceSpec {
+                kind: backend.kind(),
+                index: None,
+            },
+            &name,
+        )
+    }
+
+    /// [`device`] for one entry of `--devices`.
+    fn started(
+        spec: ddpm::workflows::DeviceSpec,
+        name: &str,
+    ) -> anyhow::Result<burn::tensor::Device> {
+        let kind = spec.kind;
+        let device = spec.device().map_err(|e| anyhow!(e))?;
         if kind == BackendKind::Cpu {
             return Ok(device);
         }
@@ -609,11 +632,25 @@ mod launch {
         let run_dir = a
             .run_dir
             .unwrap_or_else(|| PathBuf::from("runs").join(a.preset.name()));
+        let (main_device, peers) = match &a.devices {
+            None => (device(a.backend)?, Vec::new()),
+            Some(list) => {
+                let specs = ddpm::workflows::DeviceSpec::parse_list(list)
+                    .map_err(|e| anyhow!("--devices {list}: {e}"))?;
+                let mut devices = Vec::with_capacity(specs.len());
+                for (spec, name) in specs.iter().zip(list.split(',')) {
+                    devices.push(started(*spec, name.trim())?);
+                }
+                let main_device = devices.remove(0);
+                (main_device, devices)
+            }
+        };
         let options = TrainOptions {
             run_dir: run_dir.clone(),
             resume: a.resume,
             progress: true,
-            device: device(a.backend)?,
+            device: main_device,
+            peers,
         };
         println!(
             "training preset `{}` ({} steps, batch {}) into {}",

@@ -1,7 +1,15 @@
 //! Chapter 14 (backends): the same weights and inputs give the same numbers on burn's CPU
-//! backend (`flex`) and on wgpu. Compiled only with `--features wgpu`; the check command
-//! builds with it and installs Debian's `mesa-vulkan-drivers`, whose lavapipe driver runs
-//! Vulkan on the CPU (slow, but exact enough to compare).
+//! backend (`flex`) and on wgpu, and a batch shared by the two (`ddpm train --devices`) gives
+//! the whole batch's gradient. Compiled only with `--features wgpu`; the check command builds
+//! with it and installs Debian's `mesa-vulkan-drivers`, whose lavapipe driver runs Vulkan on
+//! the CPU (slow, but exact enough to compare).
+//!
+//! With `--features vulkan` (wgpu pinned to Vulkan, kernels compiled to SPIR-V) the same
+//! agreement tests run on the Vulkan device; they are ignored by default, because lavapipe
+//! cannot run them: Mesa 22.3.6 (Debian 12) and 25.0.7 (its backports), both on LLVM 15,
+//! segfault inside `vkCreateComputePipelines` on cubek-matmul's register-tile matmul kernel
+//! (`SimpleMatmulFamily`, the first matmul of the U-Net). On a real Vulkan GPU:
+//! `cargo test --release --features vulkan --test backends -- --include-ignored`.
 #![cfg(feature = "wgpu")]
 
 use burn::prelude::*;
@@ -26,8 +34,52 @@ fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn shipped_unet_agrees_on_cpu_and_wgpu() {
+    forward_agrees(BackendKind::Wgpu);
+}
+
+#[test]
+fn ddim_samples_agree_on_cpu_and_wgpu() {
+    ddim_agrees(BackendKind::Wgpu);
+}
+
+#[cfg(feature = "vulkan")]
+#[test]
+fn vulkan_compiles_its_kernels_to_spirv() {
+    // burn falls back to WGSL on a Vulkan device that lacks SPIR-V's required features (the
+    // Vulkan memory model, buffer device addresses): then the tests below would not test the
+    // SPIR-V path at all. The device's fingerprint names the compiler it really uses.
+    let device = BackendKind::Vulkan.device().unwrap();
+    let identity = device
+        .identity()
+        .expect("a wgpu device reports its identity");
+    eprintln!(
+        "vulkan device: {} (fingerprint {})",
+        identity.name, identity.fingerprint
+    );
+    assert!(
+        identity.fingerprint.starts_with("spirv"),
+        "the vulkan backend compiles for `{}`, not SPIR-V",
+        identity.fingerprint
+    );
+}
+
+#[cfg(feature = "vulkan")]
+#[test]
+#[ignore = "needs a Vulkan GPU: lavapipe (LLVM 15) segfaults compiling cubek-matmul's SPIR-V"]
+fn shipped_unet_agrees_on_cpu_and_vulkan() {
+    forward_agrees(BackendKind::Vulkan);
+}
+
+#[cfg(feature = "vulkan")]
+#[test]
+#[ignore = "needs a Vulkan GPU: lavapipe (LLVM 15) segfaults compiling cubek-matmul's SPIR-V"]
+fn ddim_samples_agree_on_cpu_and_vulkan() {
+    ddim_agrees(BackendKind::Vulkan);
+}
+
+fn forward_agrees(kind: BackendKind) {
     let cpu = BackendKind::Cpu.device().unwrap();
-    let gpu = BackendKind::Wgpu.device().unwrap();
+    let gpu = kind.device().unwrap();
     let (on_cpu, config) = load_weights(&shipped(), true, &cpu).unwrap();
     let (on_gpu, _) = load_weights(&shipped(), true, &gpu).unwrap();
 
@@ -46,22 +98,21 @@ fn shipped_unet_agrees_on_cpu_and_wgpu() {
     let (a, b) = (run(&on_cpu, &cpu), run(&on_gpu, &gpu));
     let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let difference = max_abs_difference(&a, &b);
-    eprintln!("forward pass: max |cpu - wgpu| = {difference:e} (output scale {scale})");
+    eprintln!("forward pass: max |cpu - {kind:?}| = {difference:e} (output scale {scale})");
     // f32 sums in a different order: agreement to ~1e-5 of the output's scale (the issue
     // measured 4e-6 on a forward pass); a wrong kernel or a lost weight is off by O(scale).
     assert!(scale > 0.5, "degenerate output (max |eps| = {scale})");
     assert!(
         difference < 1e-4 * scale.max(1.0),
-        "forward pass: cpu and wgpu differ by {difference} (output scale {scale})"
+        "forward pass: cpu and {kind:?} differ by {difference} (output scale {scale})"
     );
 }
 
-#[test]
-fn ddim_samples_agree_on_cpu_and_wgpu() {
+fn ddim_agrees(kind: BackendKind) {
     // Deterministic DDIM (eta = 0) from the same seed: the starting noise is drawn on the host,
     // so both backends start at the same x_T and take the same 5 steps.
     let cpu = BackendKind::Cpu.device().unwrap();
-    let gpu = BackendKind::Wgpu.device().unwrap();
+    let gpu = kind.device().unwrap();
     let options = SampleOptions {
         sampler: Sampler::Ddim { steps: 5, eta: 0.0 },
         clip_x0: true,
@@ -87,10 +138,10 @@ fn ddim_samples_agree_on_cpu_and_wgpu() {
     };
     let (a, b) = (draw(&cpu), draw(&gpu));
     let difference = max_abs_difference(&a, &b);
-    eprintln!("DDIM samples: max |cpu - wgpu| = {difference:e}");
+    eprintln!("DDIM samples: max |cpu - {kind:?}| = {difference:e}");
     assert!(
         difference < 1e-3,
-        "DDIM samples: cpu and wgpu differ by {difference} (pixels in [-1, 1])"
+        "DDIM samples: cpu and {kind:?} differ by {difference} (pixels in [-1, 1])"
     );
     assert!(a.iter().any(|v| v.abs() > 0.1), "degenerate samples");
 }
@@ -130,4 +181,143 @@ fn a_backend_that_cannot_start_is_a_clear_error() {
         !stderr.contains("panicked"),
         "a panic report leaked:\n{stderr}"
     );
+}
+
+/// Squared distance between two gradient sets and the squared norm of the first.
+struct GradDistance<'a> {
+    a: &'a burn::optim::GradientsParams,
+    b: &'a burn::optim::GradientsParams,
+    diff: f64,
+    norm: f64,
+    missing: usize,
+}
+
+impl burn::module::ModuleVisitor for GradDistance<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
+            (Some(a), Some(b)) => {
+                self.diff += f64::from((a.clone() - b).square().sum().into_scalar::<f32>());
+                self.norm += f64::from(a.square().sum().into_scalar::<f32>());
+            }
+            _ => self.missing += 1,
+        }
+    }
+}
+
+#[test]
+fn a_batch_shared_by_the_cpu_and_wgpu_has_the_whole_batch_gradient() {
+    // `ddpm train --devices`: 5 images in 2 shares, one on the CPU and one on wgpu, the wgpu
+    // share's gradients copied back and added on the CPU. Their sum is the gradient of the
+    // whole batch computed on the CPU alone: a share left on the wrong device, a gradient not
+    // copied back, or a share's loss not scaled by its size would be far off.
+    use burn::module::Module;
+    use ddpm::network::{ScheduleTensors, UNetConfig};
+    use ddpm::workflows::TrainingConfig;
+    use ddpm::workflows::train::{Batch, batch_loss, init_model, sharded_gradients};
+    let cpu = Device::flex().autodiff();
+    let gpu = BackendKind::Wgpu.device().unwrap().autodiff();
+    let mut config = TrainingConfig::default_run();
+    config.model = UNetConfig::tiny();
+    let schedule = config.schedule.build().unwrap();
+    let tensors = ScheduleTensors::new(&schedule, &cpu);
+    let model = init_model(&config, &cpu);
+    let n = 5;
+    let batch = Batch {
+        x_start: Tensor::<4>::from_data(
+            TensorData::new(
+                (0..n * 784)
+                    .map(|i| ((i % 23) as f32 / 11.0) - 1.0)
+                    .collect::<Vec<_>>(),
+                [n, 1, 28, 28],
+            ),
+            &cpu,
+        ),
+        t: Tensor::from_data(TensorData::new(vec![1i64, 40, 300, 700, 1000], [n]), &cpu),
+        noise: Tensor::<4>::from_data(
+            TensorData::new(
+                (0..n * 784)
+                    .map(|i| ((i * 7 % 31) as f32 / 10.0) - 1.5)
+                    .collect::<Vec<_>>(),
+                [n, 1, 28, 28],
+            ),
+            &cpu,
+        ),
+        labels: None,
+    };
+    let loss = batch_loss(&model, &tensors, batch.clone(), None);
+    let whole_loss = loss.clone().into_scalar::<f32>();
+    let whole = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+    let (shared, shared_loss) = sharded_gradients(&model, &tensors, batch, None, &[cpu, gpu]);
+    let mut d = GradDistance {
+        a: &whole,
+        b: &shared,
+        diff: 0.0,
+        norm: 0.0,
+        missing: 0,
+    };
+    model.visit(&mut d);
+    assert_eq!(d.missing, 0, "every parameter has a gradient");
+    assert!(d.norm > 0.0);
+    let rel = (d.diff / d.norm).sqrt();
+    eprintln!("|g_cpu - g_cpu+wgpu| / |g_cpu| = {rel:e}; loss {whole_loss} vs {shared_loss}");
+    assert!(rel < 1e-4, "|g - g_shared| / |g| = {rel}");
+    assert!(
+        ((shared_loss - whole_loss) / whole_loss).abs() < 1e-5,
+        "{shared_loss} vs {whole_loss}"
+    );
+}
+
+#[test]
+fn training_on_the_cpu_and_wgpu_together_is_the_two_thread_run() {
+    // `ddpm train --devices cpu,wgpu`: the CPU and wgpu each take half of every batch. The
+    // run is the same training as two CPU threads (`--threads 2`, the same two shares on one
+    // device): the losses of its steps agree to float rounding.
+    let losses = |extra: &[&str]| {
+        let dir = std::env::temp_dir().join(format!(
+            "ddpm-devices-{}-{}",
+            extra.join("-").replace(',', "+"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut args = vec![
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "3",
+            "--batch",
+            "4",
+            "--sample-every",
+            "1000",
+            "--sampler",
+            "ddim:2:1",
+            "--checkpoint-every",
+            "1000",
+            "--run-dir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ddpm"))
+            .args(&args)
+            .output()
+            .expect("the ddpm binary runs");
+        assert!(
+            output.status.success(),
+            "{args:?}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let csv = std::fs::read_to_string(dir.join("loss.csv")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let together = losses(&["--devices", "cpu,wgpu"]);
+    let threads = losses(&["--threads", "2"]);
+    eprintln!("losses: --devices cpu,wgpu {together:?}, --threads 2 {threads:?}");
+    assert_eq!(together.len(), 3);
+    for (a, b) in together.iter().zip(&threads) {
+        assert!(((a - b) / b).abs() < 1e-3, "{together:?} vs {threads:?}");
+    }
 }

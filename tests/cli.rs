@@ -67,7 +67,7 @@ fn every_command_that_samples_has_the_same_default_sampler() {
 fn help_lists_every_fixed_choice() {
     let train = help("train");
     for choice in [
-        "tiny", "small", "paper", "patched", "cpu", "wgpu", "cuda", "constant", "cosine",
+        "tiny", "small", "paper", "patched", "cpu", "wgpu", "vulkan", "cuda", "constant", "cosine",
     ] {
         assert!(
             train.contains(&format!("{choice}:")),
@@ -76,12 +76,14 @@ fn help_lists_every_fixed_choice() {
     }
     assert!(train.contains("--data <embedded|mnist|FOLDER>"), "{train}");
     let eval = help("eval");
-    for choice in ["exact", "sampled", "none", "cpu", "wgpu", "cuda"] {
+    for choice in ["exact", "sampled", "none", "cpu", "wgpu", "vulkan", "cuda"] {
         assert!(eval.contains(&format!("{choice}:")), "{choice}:\n{eval}");
     }
     assert!(eval.contains("--data <embedded|mnist|FOLDER>"), "{eval}");
     let bench = help("bench");
-    for choice in ["tiny", "small", "paper", "patched", "cpu", "wgpu", "cuda"] {
+    for choice in [
+        "tiny", "small", "paper", "patched", "cpu", "wgpu", "vulkan", "cuda",
+    ] {
         assert!(bench.contains(&format!("{choice}:")), "{choice}:\n{bench}");
     }
     // A choice outside the list is refused with the list.
@@ -227,4 +229,41 @@ fn sample_draws_with_a_spec_from_the_shipped_weights() {
     ]);
     assert!(err.contains("1..=1000"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn devices_lists_are_checked_before_training() {
+    // `--devices`: each entry is a backend with an optional GPU index; a wrong entry is named,
+    // and more shares than images in a batch are refused before anything is written.
+    let dir = tmp("devices");
+    let run_dir = dir.to_str().unwrap();
+    let err = refused(&["train", "--devices", "cpu:1", "--run-dir", run_dir]);
+    assert!(err.contains("cpu:1") && err.contains("no index"), "{err}");
+    let err = refused(&["train", "--devices", "cpu,tpu", "--run-dir", run_dir]);
+    assert!(err.contains("tpu") && err.contains("cuda"), "{err}");
+    let err = refused(&["train", "--devices", "cuda:x", "--run-dir", run_dir]);
+    assert!(err.contains("cuda:x") && err.contains("GPU index"), "{err}");
+    let err = refused(&["train", "--devices", "cpu", "--backend", "cpu"]);
+    assert!(
+        err.contains("--devices") && err.contains("--backend"),
+        "{err}"
+    );
+    let err = refused(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--batch",
+        "2",
+        "--threads",
+        "2",
+        "--devices",
+        "cpu,cpu",
+        "--run-dir",
+        run_dir,
+    ]);
+    assert!(
+        err.contains("devices") && err.contains("3 shares") && err.contains("--batch"),
+        "{err}"
+    );
+    assert!(!dir.exists(), "a refused run wrote {}", dir.display());
 }

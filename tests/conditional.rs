@@ -292,6 +292,7 @@ fn a_tiny_conditional_run_trains_saves_and_samples_digits() {
         resume: false,
         progress: false,
         device: device(),
+        peers: Vec::new(),
     };
     let report = train(&config, &options).unwrap();
     assert!(report.losses.iter().all(|l| l.is_finite()));
@@ -362,6 +363,7 @@ fn options_for(dir: &std::path::Path) -> TrainOptions {
         resume: false,
         progress: false,
         device: device(),
+        peers: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ fn options(dir: &Path, resume: bool) -> TrainOptions {
         resume,
         progress: false,
         device: Device::flex(),
+        peers: Vec::new(),
     }
 }
 

@@ -53,6 +53,7 @@ fn child() {
         resume,
         progress: true, // prints "resuming <dir> at step N" when resuming
         device: Device::flex(),
+        peers: Vec::new(),
     };
     train(&config(), &options).expect("the child's training failed");
     eprintln!("CHILD-DONE");

@@ -41,6 +41,7 @@ fn options(dir: &Path, resume: bool) -> TrainOptions {
         resume,
         progress: false,
         device: Device::flex(),
+        peers: Vec::new(),
     }
 }
 

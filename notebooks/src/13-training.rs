@@ -39,7 +39,8 @@ let config: TrainingConfig = TrainingConfig::new(UNetConfig::tiny(), ScheduleCon
 let run_dir = std::env::temp_dir().join(format!("ddpm-notebook-13-{}", std::process::id()));
 let _ = std::fs::remove_dir_all(&run_dir); // `train` refuses to overwrite an existing run
 let report: TrainReport = train(&config, &TrainOptions {
-    run_dir: run_dir.clone(), resume: false, progress: false, device: Device::flex(),
+    run_dir: run_dir.clone(), resume: false, progress: false,
+    device: Device::flex(), peers: Vec::new(),
 }).unwrap();
 println!("{} steps of batch {} in {:.1} s ({:.2} s a step)", report.steps, config.batch,
     report.seconds, report.seconds / report.steps as f64);

@@ -56,6 +56,22 @@ impl ScheduleTensors {
         }
     }
 
+    /// The same coefficients on `device`.
+    pub fn to_device(&self, device: &Device) -> Self {
+        let to = |x: &Tensor<1>| x.clone().to_device(device);
+        Self {
+            num_timesteps: self.num_timesteps,
+            beta: to(&self.beta),
+            alpha_bar: to(&self.alpha_bar),
+            sqrt_alpha_bar: to(&self.sqrt_alpha_bar),
+            sqrt_one_minus_alpha_bar: to(&self.sqrt_one_minus_alpha_bar),
+            posterior_variance: to(&self.posterior_variance),
+            posterior_log_variance_clipped: to(&self.posterior_log_variance_clipped),
+            posterior_mean_coef1: to(&self.posterior_mean_coef1),
+            posterior_mean_coef2: to(&self.posterior_mean_coef2),
+        }
+    }
+
     /// Picks `coefficients[t - 1]` for each example and shapes it to broadcast over images
     /// (Ho et al.'s `_extract`).
     ///

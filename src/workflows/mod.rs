@@ -111,6 +111,8 @@ pub enum BackendKind {
     Cpu,
     /// wgpu (Vulkan/Metal/DX12), with the `wgpu` cargo feature.
     Wgpu,
+    /// wgpu pinned to Vulkan with kernels compiled to SPIR-V, with the `vulkan` cargo feature.
+    Vulkan,
     /// CUDA, with the `cuda` cargo feature.
     Cuda,
 }
@@ -121,12 +123,71 @@ impl std::str::FromStr for BackendKind {
         match s.to_ascii_lowercase().as_str() {
             "cpu" | "flex" => Ok(Self::Cpu),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
+            "vulkan" | "spirv" => Ok(Self::Vulkan),
             "cuda" => Ok(Self::Cuda),
             other => Err(format!(
-                "unknown backend `{other}`: use cpu, wgpu (build with --features wgpu) or cuda \
-                 (build with --features cuda)"
+                "unknown backend `{other}`: use cpu, wgpu (build with --features wgpu), vulkan \
+                 (build with --features vulkan) or cuda (build with --features cuda)"
             )),
         }
+    }
+}
+
+/// One entry of `ddpm train --devices`: a backend and, for a GPU backend, which of the
+/// machine's GPUs (`cuda:1`; none: the backend's default device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// The backend.
+    pub kind: BackendKind,
+    /// The GPU's index (`cuda:N`; `wgpu:N` and `vulkan:N` count discrete GPUs).
+    pub index: Option<usize>,
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, index) = match s.trim().split_once(':') {
+            None => (s.trim(), None),
+            Some((name, n)) => {
+                let index = n.trim().parse::<usize>().map_err(|_| {
+                    format!("`{s}`: the part after `:` must be a GPU index, e.g. cuda:0 or cuda:1")
+                })?;
+                (name, Some(index))
+            }
+        };
+        let kind: BackendKind = name.parse()?;
+        if kind == BackendKind::Cpu && index.is_some() {
+            return Err(format!(
+                "`{s}`: the CPU backend takes no index (write `cpu`; `--threads N` runs N \
+                 threads on it)"
+            ));
+        }
+        Ok(Self { kind, index })
+    }
+}
+
+impl DeviceSpec {
+    /// A comma-separated list (`--devices cuda:0,cuda:1`), at least one entry.
+    ///
+    /// # Errors
+    /// Which entry is wrong and why.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+        let specs = list
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<Self>, String>>()?;
+        if specs.is_empty() {
+            return Err("--devices needs at least one device, e.g. cuda:0,cuda:1".into());
+        }
+        Ok(specs)
+    }
+
+    /// The device.
+    ///
+    /// # Errors
+    /// As [`BackendKind::device`].
+    pub fn device(self) -> Result<Device, String> {
+        self.kind.device_at(self.index)
     }
 }
 
@@ -136,12 +197,28 @@ impl BackendKind {
     /// # Errors
     /// A message saying which cargo feature to enable when the backend is not compiled in.
     pub fn device(self) -> Result<Device, String> {
+        self.device_at(None)
+    }
+
+    /// The device for this backend: its GPU number `index` (CUDA's numbering; discrete GPUs
+    /// in wgpu's), or the default device for `None`.
+    ///
+    /// # Errors
+    /// A message saying which cargo feature to enable when the backend is not compiled in.
+    pub fn device_at(self, index: Option<usize>) -> Result<Device, String> {
+        #[cfg(feature = "wgpu")]
+        let wgpu_kind = || match index {
+            None => burn::tensor::DeviceKind::DefaultDevice,
+            Some(i) => burn::tensor::DeviceKind::DiscreteGpu(i),
+        };
         match self {
             Self::Cpu => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            Self::Wgpu => Ok(Device::wgpu(Default::default())),
+            Self::Wgpu => Ok(Device::wgpu(wgpu_kind())),
+            #[cfg(feature = "vulkan")]
+            Self::Vulkan => Ok(Device::vulkan(wgpu_kind())),
             #[cfg(feature = "cuda")]
-            Self::Cuda => Ok(Device::cuda(0)),
+            Self::Cuda => Ok(Device::cuda(index.unwrap_or(0))),
             #[allow(unreachable_patterns)]
             other => Err(format!(
                 "the {other:?} backend is not compiled in: rebuild with `--features {}`",

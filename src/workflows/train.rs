@@ -106,8 +106,13 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Draw a progress bar.
     pub progress: bool,
-    /// The device (without autodiff; training adds it).
+    /// The device (without autodiff; training adds it). It holds the model, the optimiser and
+    /// the EMA, and computes its share of each batch.
     pub device: Device,
+    /// More devices (without autodiff), each computing an equal share of every batch's
+    /// gradients in its own thread ([`sharded_gradients`]; `ddpm train --devices`). Empty:
+    /// `device` alone.
+    pub peers: Vec<Device>,
 }
 
 /// What a finished run reports.
@@ -141,6 +146,18 @@ pub struct Batch {
     /// The class labels of a conditional run (`[batch]`, the null class where dropped;
     /// chapter 18), `None` for an unconditional one.
     pub labels: Option<Tensor<1, Int>>,
+}
+
+impl Batch {
+    /// The same batch on `device`.
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            x_start: self.x_start.to_device(device),
+            t: self.t.to_device(device),
+            noise: self.noise.to_device(device),
+            labels: self.labels.map(|l| l.to_device(device)),
+        }
+    }
 }
 
 /// Draws a batch: `batch` images uniformly with replacement, one timestep and one noise image
@@ -408,7 +425,8 @@ fn batch_rows(batch: &Batch, range: std::ops::Range<usize>) -> Batch {
 /// batch (up to float rounding). Returns the summed gradients and the batch's loss.
 /// `threads` is kept within 1..=batch size. The threads share burn's random generator, so a
 /// model with dropout would get masks that depend on their timing: [`TrainingConfig::validate`]
-/// refuses more than one thread with dropout.
+/// refuses more than one thread with dropout. The work is [`sharded_gradients`]'s, with every
+/// share on the batch's device.
 pub fn parallel_gradients(
     model: &UNet,
     schedule: &ScheduleTensors,
@@ -417,38 +435,9 @@ pub fn parallel_gradients(
     threads: usize,
 ) -> (GradientsParams, f32) {
     let n = batch.t.dims()[0];
-    let threads = threads.clamp(1, n.max(1));
     let device = batch.noise.device();
-    let shares: Vec<(GradientsParams, f32)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                let (lo, hi) = (i * n / threads, (i + 1) * n / threads);
-                let share = batch_rows(&batch, lo..hi);
-                let copy = model.clone().fork(&device);
-                let weights = loss_weights.cloned();
-                scope.spawn(move || {
-                    let mean = batch_loss(&copy, schedule, share, weights.as_ref());
-                    let loss = mean.mul_scalar((hi - lo) as f64 / n as f64); // [1]
-                    let value = loss.clone().into_scalar::<f32>();
-                    (GradientsParams::from_grads(loss.backward(), &copy), value)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a training thread panicked"))
-            .collect()
-    });
-    let loss: f32 = shares.iter().map(|(_, v)| v).sum();
-    let mut shares = shares.into_iter();
-    let (mut grads, _) = shares.next().expect("at least one thread");
-    for (mut from, _) in shares {
-        model.visit(&mut AddGrads {
-            into: &mut grads,
-            from: &mut from,
-        });
-    }
-    (grads, loss)
+    let devices = vec![device; threads.clamp(1, n.max(1))];
+    sharded_gradients(model, schedule, batch, loss_weights, &devices)
 }
 
 /// [`train_step`] with the gradients from [`parallel_gradients`]: one clipped Adam update of
@@ -484,6 +473,94 @@ pub fn parallel_train_step(
     Ok(update(model, optim, grads, loss_value, lr, grad_clip_norm))
 }
 // ANCHOR_END: parallel_train_step
+
+// ANCHOR: sharded_gradients
+/// [`parallel_gradients`] with one share per entry of `devices`, each computed in its own
+/// thread on that device: the model is forked onto it, the share, the schedule and the loss
+/// weights are copied to it, and its gradients are copied back to the batch's device and
+/// added there. Several GPUs of one machine train together this way (`ddpm train --devices
+/// cuda:0,cuda:1`), and so do unlike devices (the CPU and a wgpu device: tests/backends.rs).
+/// An entry may repeat (the same device in two threads, as `--threads` does). `devices` must
+/// be autodiff devices, hold 1..=batch size entries, and the batch's device should be one of
+/// them (it holds the summed gradients and the optimiser).
+pub fn sharded_gradients(
+    model: &UNet,
+    schedule: &ScheduleTensors,
+    batch: Batch,
+    loss_weights: Option<&Tensor<1>>,
+    devices: &[Device],
+) -> (GradientsParams, f32) {
+    let n = batch.t.dims()[0];
+    let shares_count = devices.len().clamp(1, n.max(1));
+    let home = batch.noise.device();
+    let shares: Vec<(GradientsParams, f32)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = devices[..shares_count]
+            .iter()
+            .enumerate()
+            .map(|(i, device)| {
+                let (lo, hi) = (i * n / shares_count, (i + 1) * n / shares_count);
+                let away = *device != home;
+                let mut share = batch_rows(&batch, lo..hi);
+                let copy = model.clone().fork(device);
+                let mut weights = loss_weights.cloned();
+                let mut schedule = std::borrow::Cow::Borrowed(schedule);
+                if away {
+                    share = share.to_device(device);
+                    weights = weights.map(|w| w.to_device(device));
+                    schedule = std::borrow::Cow::Owned(schedule.to_device(device));
+                }
+                let home = &home;
+                scope.spawn(move || {
+                    let mean = batch_loss(&copy, &schedule, share, weights.as_ref());
+                    let loss = mean.mul_scalar((hi - lo) as f64 / n as f64); // [1]
+                    let value = loss.clone().into_scalar::<f32>();
+                    let grads = GradientsParams::from_grads(loss.backward(), &copy);
+                    let grads = if away {
+                        grads.to_device(home, &copy)
+                    } else {
+                        grads
+                    };
+                    (grads, value)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a training thread panicked"))
+            .collect()
+    });
+    let loss: f32 = shares.iter().map(|(_, v)| v).sum();
+    let mut shares = shares.into_iter();
+    let (mut grads, _) = shares.next().expect("at least one share");
+    for (mut from, _) in shares {
+        model.visit(&mut AddGrads {
+            into: &mut grads,
+            from: &mut from,
+        });
+    }
+    (grads, loss)
+}
+// ANCHOR_END: sharded_gradients
+
+/// [`parallel_train_step`] with one share of the batch per entry of `devices`
+/// ([`sharded_gradients`]); the update runs on the batch's device.
+#[allow(clippy::too_many_arguments)] // train_step's seven, and the devices
+pub fn sharded_train_step(
+    model: UNet,
+    optim: &mut ModuleOptimizer,
+    schedule: &ScheduleTensors,
+    batch: Batch,
+    loss_weights: Option<&Tensor<1>>,
+    lr: f64,
+    grad_clip_norm: f64,
+    devices: &[Device],
+) -> Result<(UNet, StepStats), f32> {
+    let (grads, loss_value) = sharded_gradients(&model, schedule, batch, loss_weights, devices);
+    if !loss_value.is_finite() {
+        return Err(loss_value);
+    }
+    Ok(update(model, optim, grads, loss_value, lr, grad_clip_norm))
+}
 
 /// Initialises every parameter now (burn initialises lazily), in a fixed order, from the
 /// device generator seeded with `seed`, so that initial weights depend on the seed only.
@@ -625,6 +702,24 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     let layout = RunLayout::new(&options.run_dir);
     let device = options.device.clone();
     let train_device = device.clone().autodiff();
+    let peer_devices: Vec<Device> = options
+        .peers
+        .iter()
+        .map(|peer| peer.clone().autodiff())
+        .collect();
+    let shares = config.threads.unwrap_or(1) + peer_devices.len();
+    if shares > config.batch {
+        return Err(TrainingConfigError::Setting {
+            name: "devices",
+            value: format!(
+                "{shares} shares (threads and devices) for a batch of {}",
+                config.batch
+            ),
+            hint: "each thread and each device needs at least one image of the batch: use \
+                   fewer devices or a larger --batch",
+        }
+        .into());
+    }
     let io = |path: &std::path::Path| {
         let path = path.display().to_string();
         move |source| TrainError::Io { path, source }
@@ -765,17 +860,37 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
             config.lr_schedule,
         );
         // Algorithm 1's step: `train_step` itself with one thread (the default), its
-        // data-parallel twin with `--threads N` (chapter 14).
-        let (next, stats) = match parallel_train_step(
-            model,
-            &mut optim,
-            &schedule_tensors,
-            batch,
-            loss_weights.as_ref(),
-            lr,
-            config.grad_clip_norm,
-            config.threads.unwrap_or(1),
-        ) {
+        // data-parallel twin with `--threads N` (chapter 14), or with `--devices` one share
+        // per device (each peer's generator seeded per step, as the main one is).
+        let stepped = if peer_devices.is_empty() {
+            parallel_train_step(
+                model,
+                &mut optim,
+                &schedule_tensors,
+                batch,
+                loss_weights.as_ref(),
+                lr,
+                config.grad_clip_norm,
+                config.threads.unwrap_or(1),
+            )
+        } else {
+            for (k, peer) in peer_devices.iter().enumerate() {
+                peer.seed(step_seed(config.seed, step) ^ (k as u64 + 1));
+            }
+            let mut devices = vec![train_device.clone(); config.threads.unwrap_or(1)];
+            devices.extend(peer_devices.iter().cloned());
+            sharded_train_step(
+                model,
+                &mut optim,
+                &schedule_tensors,
+                batch,
+                loss_weights.as_ref(),
+                lr,
+                config.grad_clip_norm,
+                &devices,
+            )
+        };
+        let (next, stats) = match stepped {
             Ok(result) => result,
             Err(loss) => {
                 bar.abandon();
