@@ -373,8 +373,11 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
     s.push_str(
         "### The weights measured\n\n\
          Weights folders under `/tmp` were temporary folders holding a run's checkpoint; the \
-         citing chapter says which run. Levels: the channel multiplier of each U-Net level \
-         times the base channels; patch 1 means no patches ([chapter 12](12-unet.md)).\n\n\
+         citing chapter says which run. `weights/default` in the rows of 1,200 steps is the \
+         default run of [chapter 13](13-training.md), measured before its files moved to \
+         `weights/run-20min/` and a longer-trained model took their place. Levels: the channel \
+         multiplier of each U-Net level times the base channels; patch 1 means no patches \
+         ([chapter 12](12-unet.md)).\n\n\
          | report | cited in | weights | parameters | levels | patch | steps | batch | \
          learning rate | loss | EMA decay | threads |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|\n",
@@ -564,6 +567,34 @@ struct Headline {
 /// README's results table, top to bottom.
 const HEADLINES: &[Headline] = &[
     Headline {
+        report: "eval-shipped.json",
+        chapter: "13-training.md",
+        cells: |e| {
+            sample_cells(
+                e,
+                &format!(
+                    "of the shipped weights (`weights/default`, {} steps)",
+                    thousands(e.config.steps)
+                ),
+            )
+        },
+    },
+    Headline {
+        report: "eval-shipped.json",
+        chapter: "13-training.md",
+        cells: |e| {
+            let b = e.bound.as_ref()?;
+            let p = b.parts.iter().find(|p| p.variance == "posterior_beta")?;
+            Some((
+                format!(
+                    "bound on {} test digits, shipped weights, σ² = β̃",
+                    thousands(b.images)
+                ),
+                format!("{:.3} ± {:.3} bits/dim", p.bits_per_dim, p.standard_error),
+            ))
+        },
+    },
+    Headline {
         report: "eval-default.json",
         chapter: "15-likelihood.md",
         cells: |e| {
@@ -575,7 +606,7 @@ const HEADLINES: &[Headline] = &[
             };
             Some((
                 format!(
-                    "bound on {all}{} test digits, shipped weights, σ² = β̃",
+                    "bound on {all}{} test digits, default 20-minute run (`weights/run-20min`), σ² = β̃",
                     thousands(b.images)
                 ),
                 format!("{:.3} ± {:.3} bits/dim", p.bits_per_dim, p.standard_error),
@@ -585,7 +616,7 @@ const HEADLINES: &[Headline] = &[
     Headline {
         report: "eval-default.json",
         chapter: "16-sample-quality.md",
-        cells: |e| sample_cells(e, "of the shipped weights"),
+        cells: |e| sample_cells(e, "of the default 20-minute run (`weights/run-20min`)"),
     },
     Headline {
         report: "eval-20min-patched-6800-steps-1000-samples.json",

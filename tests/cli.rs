@@ -267,3 +267,28 @@ fn devices_lists_are_checked_before_training() {
     );
     assert!(!dir.exists(), "a refused run wrote {}", dir.display());
 }
+
+#[test]
+fn the_shipped_weights_report_describes_the_shipped_weights() {
+    // chapters/output/eval-shipped.json gives the figures README and chapter 13 quote for
+    // weights/default: it must be a report of these weights (the same training configuration),
+    // so that replacing the weights without measuring them again fails here.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(path)).unwrap()).unwrap()
+    };
+    let report = read("chapters/output/eval-shipped.json");
+    let mut shipped = read("weights/default/config.json");
+    let mut measured = report["config"].clone();
+    for config in [&mut shipped, &mut measured] {
+        config.as_object_mut().unwrap().remove("sha256");
+    }
+    assert_eq!(
+        measured, shipped,
+        "eval-shipped.json measured other weights than weights/default: run `ddpm eval \
+         --weights weights/default --bound sampled --bound-images 2004 --timesteps-per-image \
+         10 --samples 1000 --samplers ddim:100:1 --json chapters/output/eval-shipped.json`"
+    );
+    assert_eq!(report["weights"], "weights/default");
+    assert!(report["ema"].as_bool().unwrap());
+}

@@ -2,7 +2,8 @@
 //! the unconditional path of the same weights, guidance at w = 0 is the conditional
 //! prediction and at w = 2 is 3 eps(y) - 2 eps(null) computed by two separate passes, label
 //! dropout happens at the configured rate, bad labels are refused with messages, old configs
-//! and the shipped weights still load, and a tiny conditional run trains, resumes and samples.
+//! and the default run's weights still load, and a tiny conditional run trains, resumes and
+//! samples.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -15,7 +16,7 @@ use ddpm::workflows::conditional::{
 };
 use ddpm::workflows::sample::{SampleOptions, Sampler};
 use ddpm::workflows::train::{TrainOptions, train};
-use ddpm::workflows::{ScheduleConfig, TrainingConfig, load_weights};
+use ddpm::workflows::{RUN_20MIN_WEIGHTS_DIR, ScheduleConfig, TrainingConfig, load_weights};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -257,9 +258,10 @@ fn requested_share_counts_the_top_class() {
 }
 
 #[test]
-fn configs_without_conditioning_and_the_shipped_weights_still_load() {
-    // weights/default/config.json predates num_classes, label_dropout and init_weights.
-    let (model, config) = load_weights(&PathBuf::from("weights/default"), true, &device()).unwrap();
+fn configs_without_conditioning_and_the_default_runs_weights_still_load() {
+    // weights/run-20min/config.json predates num_classes, label_dropout and init_weights.
+    let (model, config) =
+        load_weights(&PathBuf::from(RUN_20MIN_WEIGHTS_DIR), true, &device()).unwrap();
     assert_eq!(config.model.num_classes, None);
     assert_eq!(config.label_dropout, None);
     assert_eq!(config.init_weights, None);

@@ -15,7 +15,9 @@ use ddpm::workflows::checkpoint::{
 };
 use ddpm::workflows::files::{Integrity, fail_writes_after, write_atomic};
 use ddpm::workflows::train::{TrainError, TrainOptions, train};
-use ddpm::workflows::{RunLayout, ScheduleConfig, TrainingConfig, load_weights};
+use ddpm::workflows::{
+    RUN_20MIN_WEIGHTS_DIR, RunLayout, ScheduleConfig, TrainingConfig, load_weights,
+};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -85,9 +87,9 @@ fn truncate(path: &Path, keep: usize) {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn shipped_weights_without_checksums_still_load() {
-    // weights/default was written before checksums existed: it loads, unchecked.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/default");
+fn the_default_runs_weights_without_checksums_still_load() {
+    // weights/run-20min was written before checksums existed: it loads, unchecked.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(RUN_20MIN_WEIGHTS_DIR);
     let (model, config) = load_weights(&dir, true, &Device::flex()).unwrap();
     assert_eq!(config.model.base_channels, 16);
     assert!(model.num_params() > 0);

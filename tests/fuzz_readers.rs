@@ -441,11 +441,11 @@ fn tiny_config() -> TrainingConfig {
         .with_sample_steps(2)
 }
 
-/// Seeds of the config fuzzer: the shipped weights/default/config.json (no checksum) and a
-/// checksummed one.
+/// Seeds of the config fuzzer: the default run's weights/run-20min/config.json (no checksum)
+/// and a checksummed one.
 fn config_seeds() -> Vec<Vec<u8>> {
     vec![
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/default/config.json"))
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/run-20min/config.json"))
             .unwrap(),
         to_json_checked(&tiny_config()).into_bytes(),
     ]

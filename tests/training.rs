@@ -593,22 +593,21 @@ fn threads_are_validated_recorded_and_train_the_same_run() {
 }
 
 #[test]
-fn shipped_and_older_config_files_still_load() {
-    use ddpm::workflows::DEFAULT_WEIGHTS_DIR;
+fn the_default_runs_and_older_config_files_still_load() {
     use ddpm::workflows::checkpoint::read_config;
     use ddpm::workflows::sample::DEFAULT_SAMPLER;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shipped = root.join(DEFAULT_WEIGHTS_DIR).join("config.json");
-    // weights/default/config.json was written before min_snr_gamma, lr_schedule and threads
-    // existed; it reads as the default run (weights/default/README.md: the shipped weights are
-    // the default run's), whose grids use the default sampler.
-    let config = read_config(&shipped).unwrap();
+    let default_run = root.join("weights/run-20min").join("config.json");
+    // weights/run-20min/config.json was written before min_snr_gamma, lr_schedule and threads
+    // existed; it reads as the default run (weights/run-20min/README.md: these are the default
+    // run's weights), whose grids use the default sampler.
+    let config = read_config(&default_run).unwrap();
     assert_eq!(config, TrainingConfig::default_run());
     assert_eq!(config.grid_sampler(), DEFAULT_SAMPLER);
     assert_eq!(config.validate().unwrap().num_timesteps(), 1000);
 
     // A config.json written before `sample_eta` existed: its grids were DDIM with eta = 0.
-    let text = std::fs::read_to_string(&shipped).unwrap();
+    let text = std::fs::read_to_string(&default_run).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
     json.as_object_mut().unwrap().remove("sample_eta").unwrap();
     let dir = tmp("old-config");

@@ -8,8 +8,9 @@
 // $$L_\text{simple} = \mathbb E\big[\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2\big].$$
 //
 // We train the `tiny` preset for 200 steps (a couple of minutes on a CPU), look at the loss
-// and at its samples, then sample the weights shipped in `weights/default/` (a longer run;
-// its `config.json` says which preset and how long). Chapter: `chapters/13-training.md`.
+// and at its samples, then sample the weights of chapter 13's default run, kept in
+// `weights/run-20min/` (a longer run; its `config.json` says which preset and how long).
+// Chapter: `chapters/13-training.md`.
 
 // %%
 // Builds the ddpm library with burn (the U-Net, training, sampling); the first run
@@ -91,26 +92,27 @@ let run_samples: Samples = {
 sample_grid(&run_samples.images, run_samples.count, 28, 8).unwrap()
 
 // %% [markdown]
-// ## Samples of the shipped weights
+// ## Samples of the default run
 //
-// The same sampler and seed on `weights/default/`, the weights `ddpm sample` uses by default
-// (trained by `ddpm train`; the first line says with which network and for how long):
+// The same sampler and seed on `weights/run-20min/`, the weights of the default `ddpm train`
+// (the first line says with which network and for how long):
 
 // %%
-let shipped_samples: Samples = {
-    let (model, trained) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
-    println!("weights/default: base {} channels, multipliers {:?}, {} steps of batch {}",
+let default_run_samples: Samples = {
+    let (model, trained) = load_weights(std::path::Path::new("../weights/run-20min"), true, &device).unwrap();
+    println!("weights/run-20min: base {} channels, multipliers {:?}, {} steps of batch {}",
         trained.model.base_channels, trained.model.channel_mults, trained.steps, trained.batch);
     let schedule = trained.schedule.build().unwrap();
     sample(&model, &schedule, trained.model.image_channels, trained.model.image_size, &options, &device, |_, _| {}).unwrap()
 };
-sample_grid(&shipped_samples.images, shipped_samples.count, 28, 8).unwrap()
+sample_grid(&default_run_samples.images, default_run_samples.count, 28, 8).unwrap()
 
 // %% [markdown]
 // **What you should see.** The loss falls from about 1 to well under 0.1 within the 200
 // steps (mean 0.49 over steps 1-50, 0.071 over steps 151-200; the run is seeded, so these
-// numbers repeat). The short run's samples are noisy blobs and strokes; the shipped weights
-// give white strokes on black with the shape of handwriting, some of them readable digits.
+// numbers repeat). The short run's samples are noisy blobs and strokes; the default run's
+// weights give white strokes on black with the shape of handwriting, some of them readable
+// digits.
 // Longer runs and larger presets do better (chapter 13).
 //
 // The run folder was only for this notebook; the last cell removes it (skip that cell to keep

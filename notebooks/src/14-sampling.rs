@@ -1,7 +1,8 @@
 // %% [markdown]
 // # 14. Sampling
 //
-// **Goal.** Turn noise into digits with the shipped weights: ancestral DDPM sampling
+// **Goal.** Turn noise into digits with the weights of chapter 13's default run
+// (`weights/run-20min/`): ancestral DDPM sampling
 // (Ho et al. 2020, Algorithm 2, all $T = 1000$ steps) and DDIM (Song et al. 2021), whose
 // deterministic update ($\eta = 0$)
 //
@@ -27,9 +28,9 @@ use ddpm::workflows::TrainingConfig;
 use std::time::Instant;
 
 let device: Device = Device::flex();
-let (model, config): (UNet, TrainingConfig) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+let (model, config): (UNet, TrainingConfig) = load_weights(std::path::Path::new("../weights/run-20min"), true, &device).unwrap();
 let schedule: NoiseSchedule = config.schedule.build().unwrap();
-println!("weights/default: base {} channels, multipliers {:?}, T = {}",
+println!("weights/run-20min: base {} channels, multipliers {:?}, T = {}",
     config.model.base_channels, config.model.channel_mults, schedule.num_timesteps());
 
 // %% [markdown]

@@ -1,7 +1,8 @@
 // %% [markdown]
 // # 15. Likelihood in bits per dimension
 //
-// **Goal.** Score the shipped model by the variational bound on test digits,
+// **Goal.** Score the weights of chapter 13's default run (`weights/run-20min/`, the model
+// chapter 15 measures) by the variational bound on test digits,
 //
 // $$L = L_T + \sum_{t=2}^{T} L_{t-1} + L_0 \;\ge\; -\log p_\theta(x_0),$$
 //
@@ -22,7 +23,7 @@ use ddpm::workflows::eval_report::bound_terms_chart;
 use ddpm::workflows::load_weights;
 
 let device: Device = Device::flex();
-let (model, config) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+let (model, config) = load_weights(std::path::Path::new("../weights/run-20min"), true, &device).unwrap();
 let schedule = config.schedule.build().unwrap();
 let test = load_embedded(Split::Test).unwrap();
 println!("{} test digits, T = {}", test.len(), schedule.num_timesteps());

@@ -22,7 +22,7 @@ use ddpm::workflows::images::sample_grid;
 use ddpm::workflows::load_weights;
 
 let device: Device = Device::flex();
-let (model, config) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+let (model, config) = load_weights(std::path::Path::new("../weights/run-20min"), true, &device).unwrap();
 let (classifier, _) = load_classifier(std::path::Path::new("../weights/classifier"), &device).unwrap();
 let train = load_embedded(Split::Train).unwrap();
 let test = load_embedded(Split::Test).unwrap();

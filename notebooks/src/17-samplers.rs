@@ -20,7 +20,7 @@ use ddpm::workflows::sample::Sampler;
 use ddpm::workflows::load_weights;
 
 let device: Device = Device::flex();
-let (model, config) = load_weights(std::path::Path::new("../weights/default"), true, &device).unwrap();
+let (model, config) = load_weights(std::path::Path::new("../weights/run-20min"), true, &device).unwrap();
 let (classifier, _) = load_classifier(std::path::Path::new("../weights/classifier"), &device).unwrap();
 let train = load_embedded(Split::Train).unwrap();
 let test = load_embedded(Split::Test).unwrap();
@@ -37,7 +37,7 @@ let settings = EvalSettings {
     keep_images: 0,
 };
 let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
-let report = EvalReport { weights: "../weights/default".into(), ema: true, params: model.num_params(), config: config.clone(), bound: None, quality };
+let report = EvalReport { weights: "../weights/run-20min".into(), ema: true, params: model.num_params(), config: config.clone(), bound: None, quality };
 println!("{}", report.table());
 
 // %% [markdown]

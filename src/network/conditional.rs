@@ -82,13 +82,13 @@ pub fn check_label(label: i64, num_classes: usize) -> Result<usize, LabelError> 
 }
 // ANCHOR_END: parse_label
 
-/// Standard deviation of a fresh label table. Measured, not cited: fine-tuning
-/// `weights/default` (learning rate $10^{-3}$) with $\sigma = 0.02$ (a common choice) left the table
-/// at that size and the samples at chance (12% of them the requested digit) after 400 steps:
-/// the network does not see so small a signal beside the timestep embedding, whose entries
-/// are of order 0.1 to 1, and Adam moves the table only as fast as its noisy gradient
-/// agrees with itself. With 0.3 (and learning rate $2\cdot10^{-3}$) the same fine-tuning
-/// gave `weights/conditional`, whose guided samples chapter 18 measures.
+/// Standard deviation of a fresh label table. Measured, not cited: fine-tuning the default
+/// run's `weights/run-20min` (learning rate $10^{-3}$) with $\sigma = 0.02$ (a common choice)
+/// left the table at that size and the samples at chance (12% of them the requested digit)
+/// after 400 steps: the network does not see so small a signal beside the timestep embedding,
+/// whose entries are of order 0.1 to 1, and Adam moves the table only as fast as its noisy
+/// gradient agrees with itself. With 0.3 (and learning rate $2\cdot10^{-3}$) the same
+/// fine-tuning gave `weights/conditional`, whose guided samples chapter 18 measures.
 pub const LABEL_EMBEDDING_INIT_STD: f64 = 0.3;
 
 // ANCHOR: label_embedding
@@ -286,7 +286,7 @@ impl UNet {
     /// This network with a fresh label embedding for `num_classes` classes attached
     /// ([`LabelEmbedding::new`]): the same weights otherwise, so with the null class it
     /// computes exactly what `self` computed. Used to fine-tune unconditional weights into a
-    /// conditional network (`ddpm train --conditional --init-weights weights/default`).
+    /// conditional network (`ddpm train --conditional --init-weights weights/run-20min`).
     pub fn into_conditional(mut self, num_classes: usize, device: &Device) -> Self {
         let dim = 4 * self.time_embedding.dim;
         self.label_embedding = Some(LabelEmbedding::new(num_classes, dim, device));
