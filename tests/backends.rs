@@ -12,6 +12,8 @@
 //! `cargo test --release --features vulkan --test backends -- --include-ignored`.
 #![cfg(feature = "wgpu")]
 
+mod grad_support;
+
 use burn::prelude::*;
 use ddpm::workflows::load_weights;
 use ddpm::workflows::sample::{SampleOptions, Sampler, sample};
@@ -183,37 +185,15 @@ fn a_backend_that_cannot_start_is_a_clear_error() {
     );
 }
 
-/// Squared distance between two gradient sets and the squared norm of the first.
-struct GradDistance<'a> {
-    a: &'a burn::optim::GradientsParams,
-    b: &'a burn::optim::GradientsParams,
-    diff: f64,
-    norm: f64,
-    missing: usize,
-}
-
-impl burn::module::ModuleVisitor for GradDistance<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
-            (Some(a), Some(b)) => {
-                self.diff += f64::from((a.clone() - b).square().sum().into_scalar::<f32>());
-                self.norm += f64::from(a.square().sum().into_scalar::<f32>());
-            }
-            _ => self.missing += 1,
-        }
-    }
-}
-
 #[test]
 fn a_batch_shared_by_the_cpu_and_wgpu_has_the_whole_batch_gradient() {
     // `ddpm train --devices`: 5 images in 2 shares, one on the CPU and one on wgpu, the wgpu
     // share's gradients copied back and added on the CPU. Their sum is the gradient of the
     // whole batch computed on the CPU alone: a share left on the wrong device, a gradient not
     // copied back, or a share's loss not scaled by its size would be far off.
-    use burn::module::Module;
     use ddpm::network::{ScheduleTensors, UNetConfig};
     use ddpm::workflows::TrainingConfig;
-    use ddpm::workflows::train::{Batch, batch_loss, init_model, sharded_gradients};
+    use ddpm::workflows::train::{batch_loss, init_model, sharded_gradients};
     let cpu = Device::flex().autodiff();
     let gpu = BackendKind::Wgpu.device().unwrap().autodiff();
     let mut config = TrainingConfig::default_run();
@@ -221,44 +201,15 @@ fn a_batch_shared_by_the_cpu_and_wgpu_has_the_whole_batch_gradient() {
     let schedule = config.schedule.build().unwrap();
     let tensors = ScheduleTensors::new(&schedule, &cpu);
     let model = init_model(&config, &cpu);
-    let n = 5;
-    let batch = Batch {
-        x_start: Tensor::<4>::from_data(
-            TensorData::new(
-                (0..n * 784)
-                    .map(|i| ((i % 23) as f32 / 11.0) - 1.0)
-                    .collect::<Vec<_>>(),
-                [n, 1, 28, 28],
-            ),
-            &cpu,
-        ),
-        t: Tensor::from_data(TensorData::new(vec![1i64, 40, 300, 700, 1000], [n]), &cpu),
-        noise: Tensor::<4>::from_data(
-            TensorData::new(
-                (0..n * 784)
-                    .map(|i| ((i * 7 % 31) as f32 / 10.0) - 1.5)
-                    .collect::<Vec<_>>(),
-                [n, 1, 28, 28],
-            ),
-            &cpu,
-        ),
-        labels: None,
-    };
+    let batch = grad_support::fixed_batch(5, &cpu);
     let loss = batch_loss(&model, &tensors, batch.clone(), None);
     let whole_loss = loss.clone().into_scalar::<f32>();
     let whole = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
     let (shared, shared_loss) = sharded_gradients(&model, &tensors, batch, None, &[cpu, gpu]);
-    let mut d = GradDistance {
-        a: &whole,
-        b: &shared,
-        diff: 0.0,
-        norm: 0.0,
-        missing: 0,
-    };
-    model.visit(&mut d);
+    let d = grad_support::GradDistance::of(&model, &whole, &shared);
     assert_eq!(d.missing, 0, "every parameter has a gradient");
     assert!(d.norm > 0.0);
-    let rel = (d.diff / d.norm).sqrt();
+    let rel = d.relative();
     eprintln!("|g_cpu - g_cpu+wgpu| / |g_cpu| = {rel:e}; loss {whole_loss} vs {shared_loss}");
     assert!(rel < 1e-4, "|g - g_shared| / |g| = {rel}");
     assert!(

@@ -4,6 +4,8 @@
 //!
 //! burn's CPU random generator is process-global, so the tests that train take a lock.
 
+mod grad_support;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -466,27 +468,6 @@ fn cosine_learning_rate_is_followed_recorded_and_optional() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Squared distance between two gradient sets and the squared norm of the first.
-struct GradDistance<'a> {
-    a: &'a burn::optim::GradientsParams,
-    b: &'a burn::optim::GradientsParams,
-    diff: f64,
-    norm: f64,
-    missing: usize,
-}
-
-impl burn::module::ModuleVisitor for GradDistance<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
-            (Some(a), Some(b)) => {
-                self.diff += f64::from((a.clone() - b).square().sum().into_scalar::<f32>());
-                self.norm += f64::from(a.square().sum().into_scalar::<f32>());
-            }
-            _ => self.missing += 1,
-        }
-    }
-}
-
 #[test]
 fn parallel_gradients_add_up_to_the_whole_batch() {
     // The shares' gradients, summed, are the gradient of the whole batch's loss (`batch_loss`,
@@ -500,32 +481,7 @@ fn parallel_gradients_add_up_to_the_whole_batch() {
     let schedule = config.schedule.build().unwrap();
     let tensors = ScheduleTensors::new(&schedule, &device);
     let model = init_model(&config, &device);
-    let n = 5;
-    let batch = || Batch {
-        x_start: Tensor::<4>::from_data(
-            TensorData::new(
-                (0..n * 784)
-                    .map(|i| ((i % 23) as f32 / 11.0) - 1.0)
-                    .collect::<Vec<_>>(),
-                [n, 1, 28, 28],
-            ),
-            &device,
-        ),
-        t: Tensor::from_data(
-            TensorData::new(vec![1i64, 40, 300, 700, 1000], [n]),
-            &device,
-        ),
-        noise: Tensor::<4>::from_data(
-            TensorData::new(
-                (0..n * 784)
-                    .map(|i| ((i * 7 % 31) as f32 / 10.0) - 1.5)
-                    .collect::<Vec<_>>(),
-                [n, 1, 28, 28],
-            ),
-            &device,
-        ),
-        labels: None,
-    };
+    let batch = || grad_support::fixed_batch(5, &device);
     let weights: Vec<f32> = (1..=1000).map(|t| 1.0 + (t % 7) as f32).collect();
     let weights = Tensor::<1>::from_data(TensorData::new(weights, [1000]), &device);
     for w in [None, Some(&weights)] {
@@ -535,17 +491,10 @@ fn parallel_gradients_add_up_to_the_whole_batch() {
         for threads in [2, 3] {
             let (parallel, parallel_loss) =
                 parallel_gradients(&model, &tensors, batch(), w, threads);
-            let mut d = GradDistance {
-                a: &whole,
-                b: &parallel,
-                diff: 0.0,
-                norm: 0.0,
-                missing: 0,
-            };
-            model.visit(&mut d);
+            let d = grad_support::GradDistance::of(&model, &whole, &parallel);
             assert_eq!(d.missing, 0, "every parameter has a gradient");
             assert!(d.norm > 0.0);
-            let rel = (d.diff / d.norm).sqrt();
+            let rel = d.relative();
             assert!(
                 rel < 1e-4,
                 "{threads} threads, weighted {}: |g - g_par| / |g| = {rel}",

@@ -440,8 +440,8 @@ pub fn parallel_gradients(
     sharded_gradients(model, schedule, batch, loss_weights, &devices)
 }
 
-/// [`train_step`] with the gradients from [`parallel_gradients`]: one clipped Adam update of
-/// the whole batch's gradient. burn's CPU backend keeps only about 1.2 of 2 cores busy in a
+/// [`train_step`] with the gradients of [`parallel_gradients`] ([`sharded_train_step`] with
+/// every share on the batch's device): one clipped Adam update of the whole batch's gradient. burn's CPU backend keeps only about 1.2 of 2 cores busy in a
 /// single-threaded step, so on a 2-core machine 2 threads take a step in less time
 /// (`ddpm bench --threads 2`; chapter 14). With `threads <= 1` this is [`train_step`] itself.
 #[allow(clippy::too_many_arguments)] // train_step's seven, and the thread count
@@ -466,11 +466,18 @@ pub fn parallel_train_step(
             grad_clip_norm,
         );
     }
-    let (grads, loss_value) = parallel_gradients(&model, schedule, batch, loss_weights, threads);
-    if !loss_value.is_finite() {
-        return Err(loss_value);
-    }
-    Ok(update(model, optim, grads, loss_value, lr, grad_clip_norm))
+    let n = batch.t.dims()[0];
+    let devices = vec![batch.noise.device(); threads.clamp(1, n.max(1))];
+    sharded_train_step(
+        model,
+        optim,
+        schedule,
+        batch,
+        loss_weights,
+        lr,
+        grad_clip_norm,
+        &devices,
+    )
 }
 // ANCHOR_END: parallel_train_step
 
