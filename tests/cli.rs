@@ -265,6 +265,18 @@ fn devices_lists_are_checked_before_training() {
         err.contains("devices") && err.contains("3 shares") && err.contains("--batch"),
         "{err}"
     );
+    // With dropout (the `paper` preset) a device listed twice would share one generator
+    // between two threads.
+    let err = refused(&[
+        "train",
+        "--preset",
+        "paper",
+        "--devices",
+        "cpu,cpu",
+        "--run-dir",
+        run_dir,
+    ]);
+    assert!(err.contains("devices") && err.contains("dropout"), "{err}");
     assert!(!dir.exists(), "a refused run wrote {}", dir.display());
 }
 

@@ -488,8 +488,9 @@ pub fn parallel_train_step(
 /// added there. Several GPUs of one machine train together this way (`ddpm train --devices
 /// cuda:0,cuda:1`), and so do unlike devices (the CPU and a wgpu device: tests/backends.rs).
 /// An entry may repeat (the same device in two threads, as `--threads` does). `devices` must
-/// be autodiff devices, hold 1..=batch size entries, and the batch's device should be one of
-/// them (it holds the summed gradients and the optimiser).
+/// be autodiff devices; entries beyond the batch size are left idle, and an empty list means
+/// the batch's device alone. The batch's device should be one of them (it holds the summed
+/// gradients and the optimiser).
 pub fn sharded_gradients(
     model: &UNet,
     schedule: &ScheduleTensors,
@@ -498,8 +499,14 @@ pub fn sharded_gradients(
     devices: &[Device],
 ) -> (GradientsParams, f32) {
     let n = batch.t.dims()[0];
-    let shares_count = devices.len().clamp(1, n.max(1));
     let home = batch.noise.device();
+    let only_home = [home.clone()];
+    let devices = if devices.is_empty() {
+        &only_home[..]
+    } else {
+        devices
+    };
+    let shares_count = devices.len().min(n.max(1));
     let shares: Vec<(GradientsParams, f32)> = std::thread::scope(|scope| {
         let handles: Vec<_> = devices[..shares_count]
             .iter()
@@ -714,6 +721,21 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
         .iter()
         .map(|peer| peer.clone().autodiff())
         .collect();
+    // A device in two shares gives both threads one random generator, so dropout masks would
+    // depend on their timing (as with --threads; TrainingConfig::validate refuses that).
+    let mut distinct = vec![device.clone()];
+    for peer in &options.peers {
+        if config.model.dropout > 0.0 && distinct.contains(peer) {
+            return Err(TrainingConfigError::Setting {
+                name: "devices",
+                value: format!("{peer:?} twice"),
+                hint: "with dropout, each device may take only one share (its random \
+                       generator is seeded per step): list each device once",
+            }
+            .into());
+        }
+        distinct.push(peer.clone());
+    }
     let shares = config.threads.unwrap_or(1) + peer_devices.len();
     if shares > config.batch {
         return Err(TrainingConfigError::Setting {
