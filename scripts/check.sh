@@ -8,7 +8,7 @@
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ddpm-target, outside the clone so reruns
 # are incremental); DDPM_SKIP_NOTEBOOKS=1 skips the notebook step (for quick local runs);
-# DDPM_CHECK_FEATURES (default `wgpu`) is the one backend feature set of every build.
+# DDPM_CHECK_FEATURES (default `wgpu,vulkan`) is the one backend feature set of every build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddpm-target}"
@@ -22,9 +22,12 @@ export CARGO_TERM_COLOR=never
 export CARGO_PROFILE_RELEASE_INCREMENTAL="${CARGO_PROFILE_RELEASE_INCREMENTAL:-true}"
 start=$(date +%s)
 # Every build with burn uses one feature set, so burn is compiled once rather than once per
-# feature combination: the CPU backend plus wgpu, whose CPU-vs-wgpu agreement test
-# (tests/backends.rs) runs on Mesa's lavapipe (Vulkan on the CPU).
-features="${DDPM_CHECK_FEATURES-wgpu}"
+# feature combination: the CPU backend plus wgpu and vulkan, whose CPU-vs-GPU agreement tests
+# (tests/backends.rs) run on Mesa's lavapipe (Vulkan on the CPU). With `vulkan` compiled in,
+# burn compiles every Vulkan kernel to SPIR-V (`--backend wgpu` too), which only Mesa 26's
+# lavapipe runs: tests/backends.rs runs inside the root of scripts/lavapipe-root.sh, the one
+# program that scripts/lavapipe-run (cargo's runner below) sends there.
+features="${DDPM_CHECK_FEATURES-wgpu,vulkan}"
 with_solutions="solutions${features:+,$features}"
 # The builds with wgpu optimise the GPU-only crates it brings less (scripts/check-profile.toml
 # says why); a build without the file would rebuild them, so every one of them passes it.
@@ -46,7 +49,12 @@ need_cargo_tool mdbook mdbook 0.5.4
 need_cargo_tool mdbook-katex mdbook-katex 0.10.0
 # rust-src: evcxr's rust-analyzer reads the standard library's source to infer types in cells.
 rustup component add rustfmt clippy rust-src >/dev/null 2>&1 || true
-if [[ ",$features," == *,wgpu,* ]] && ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+if [[ ",$features," == *,vulkan,* ]]; then
+    # Debian 13 with unstable's Mesa, made once (about a minute; scripts/lavapipe-root.sh).
+    bash scripts/lavapipe-root.sh >/dev/null
+    host_triple=$(rustc -vV | sed -n 's/^host: //p')
+    export "CARGO_TARGET_$(echo "$host_triple" | tr 'a-z-' 'A-Z_')_RUNNER=$PWD/scripts/lavapipe-run"
+elif [[ ",$features," == *,wgpu,* ]] && ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
     echo "installing mesa-vulkan-drivers (lavapipe, Vulkan on the CPU: the wgpu agreement test)"
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mesa-vulkan-drivers

@@ -1,15 +1,17 @@
 //! Chapter 14 (backends): the same weights and inputs give the same numbers on burn's CPU
 //! backend (`flex`) and on wgpu, and a batch shared by the two (`ddpm train --devices`) gives
-//! the whole batch's gradient. Compiled only with `--features wgpu`; the check command builds
-//! with it and installs Debian's `mesa-vulkan-drivers`, whose lavapipe driver runs Vulkan on
-//! the CPU (slow, but exact enough to compare).
+//! the whole batch's gradient. Compiled only with `--features wgpu`; on a machine without a GPU
+//! they run on Mesa's lavapipe (Vulkan on the CPU: slow, but exact enough to compare).
 //!
 //! With `--features vulkan` (wgpu pinned to Vulkan, kernels compiled to SPIR-V) the same
-//! agreement tests run on the Vulkan device; they are ignored by default, because lavapipe
-//! cannot run them: Mesa 22.3.6 (Debian 12) and 25.0.7 (its backports), both on LLVM 15,
-//! segfault inside `vkCreateComputePipelines` on cubek-matmul's register-tile matmul kernel
-//! (`SimpleMatmulFamily`, the first matmul of the U-Net). On a real Vulkan GPU:
-//! `cargo test --release --features vulkan --test backends -- --include-ignored`.
+//! agreement tests run on the Vulkan device, and burn then compiles `--backend wgpu`'s kernels
+//! for a Vulkan device to SPIR-V as well. Older lavapipes cannot run those: Mesa 22.3.6
+//! (Debian 12), 25.0.7 (its backports; LLVM 15) and 25.0.7 (Debian 13; LLVM 19) segfault inside
+//! `vkCreateComputePipelines` on cubek-matmul's register-tile matmul kernel, the first matmul of
+//! the U-Net. Mesa 26.2.6 (LLVM 22) runs them all, so the check builds with `wgpu,vulkan` and
+//! runs this file inside a Debian root with that Mesa (`scripts/lavapipe-root.sh`, entered by
+//! cargo's runner `scripts/lavapipe-run`). On a real GPU: `cargo test --release --features
+//! vulkan --test backends`.
 #![cfg(feature = "wgpu")]
 
 mod grad_support;
@@ -67,14 +69,12 @@ fn vulkan_compiles_its_kernels_to_spirv() {
 
 #[cfg(feature = "vulkan")]
 #[test]
-#[ignore = "needs a Vulkan GPU: lavapipe (LLVM 15) segfaults compiling cubek-matmul's SPIR-V"]
 fn shipped_unet_agrees_on_cpu_and_vulkan() {
     forward_agrees(BackendKind::Vulkan);
 }
 
 #[cfg(feature = "vulkan")]
 #[test]
-#[ignore = "needs a Vulkan GPU: lavapipe (LLVM 15) segfaults compiling cubek-matmul's SPIR-V"]
 fn ddim_samples_agree_on_cpu_and_vulkan() {
     ddim_agrees(BackendKind::Vulkan);
 }
