@@ -372,12 +372,13 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
 
     s.push_str(
         "### The weights measured\n\n\
-         Weights folders under `/tmp` were temporary folders holding a run's checkpoint; the \
+         Weights folders under `/tmp` and `/root/runs` were temporary folders holding a run's \
+         checkpoint, and `runs/small` is the run folder of `ddpm train` without flags; the \
          citing chapter says which run. `weights/default` in the rows of 1,200 steps is the \
-         default run of [chapter 13](13-training.md), measured before its files moved to \
-         `weights/run-20min/` and a longer-trained model took their place. Levels: the channel \
-         multiplier of each U-Net level times the base channels; patch 1 means no patches \
-         ([chapter 12](12-unet.md)).\n\n\
+         1,200-step run of [chapter 13](13-training.md) (the default run of machine A), measured \
+         before its files moved to `weights/run-20min/` and a longer-trained model took their \
+         place. Levels: the channel multiplier of each U-Net level times the base channels; \
+         patch 1 means no patches ([chapter 12](12-unet.md)).\n\n\
          | report | cited in | weights | parameters | levels | patch | steps | batch | \
          learning rate | loss | EMA decay | threads |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|\n",
@@ -595,6 +596,19 @@ const HEADLINES: &[Headline] = &[
         },
     },
     Headline {
+        report: "eval-default-run.json",
+        chapter: "13-training.md",
+        cells: |e| {
+            sample_cells(
+                e,
+                &format!(
+                    "of the default 20-minute run (`ddpm train`, {} steps)",
+                    thousands(e.config.steps)
+                ),
+            )
+        },
+    },
+    Headline {
         report: "eval-default.json",
         chapter: "15-likelihood.md",
         cells: |e| {
@@ -606,7 +620,7 @@ const HEADLINES: &[Headline] = &[
             };
             Some((
                 format!(
-                    "bound on {all}{} test digits, default 20-minute run (`weights/run-20min`), σ² = β̃",
+                    "bound on {all}{} test digits, 1,200-step run (`weights/run-20min`), σ² = β̃",
                     thousands(b.images)
                 ),
                 format!("{:.3} ± {:.3} bits/dim", p.bits_per_dim, p.standard_error),
@@ -616,7 +630,7 @@ const HEADLINES: &[Headline] = &[
     Headline {
         report: "eval-default.json",
         chapter: "16-sample-quality.md",
-        cells: |e| sample_cells(e, "of the default 20-minute run (`weights/run-20min`)"),
+        cells: |e| sample_cells(e, "of the 1,200-step run (`weights/run-20min`)"),
     },
     Headline {
         report: "eval-20min-patched-6800-steps-1000-samples.json",

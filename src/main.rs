@@ -114,11 +114,13 @@ struct TrainArgs {
     /// noise error by min(SNR(t), gamma) / SNR(t). Default: none (Ho et al.'s L_simple).
     #[arg(long, value_name = "GAMMA")]
     min_snr: Option<f64>,
-    /// Learning rate after warmup (default: constant).
+    /// Learning rate after warmup (default: cosine, half a cosine from the peak to 0 at the
+    /// last step; constant holds it, as Ho et al. do).
     #[arg(long, value_enum, value_name = "SCHEDULE")]
     lr_schedule: Option<LrScheduleArg>,
     /// Compute each step's gradients in this many threads, each on a share of the batch
-    /// (default 1; 2 takes a step faster on a 2-core CPU; needs dropout 0, as in small and tiny).
+    /// (default 2 on the CPU, which takes a step faster on a 2-core CPU; 1 for a network with
+    /// dropout, which needs it, and with --devices or a GPU --backend).
     #[arg(long)]
     threads: Option<usize>,
     /// Seed.
@@ -620,6 +622,17 @@ mod launch {
         }
         if a.threads.is_some() {
             config.threads = a.threads;
+        } else if config.model.dropout > 0.0
+            || a.devices.is_some()
+            || a.backend != Backend::Cpu
+            || config.batch < 2
+        {
+            // The default run's two threads are two shares of each batch on the CPU's two
+            // cores. A network with dropout cannot share one random generator between threads,
+            // --devices gives each device one share, a GPU gains nothing from a second thread
+            // and a batch of one image has one share: those take one thread unless --threads
+            // says otherwise.
+            config.threads = None;
         }
         ddpm::workflows::conditional::apply_conditioning(
             &mut config,

@@ -304,3 +304,28 @@ fn the_shipped_weights_report_describes_the_shipped_weights() {
     assert_eq!(report["weights"], "weights/default");
     assert!(report["ema"].as_bool().unwrap());
 }
+
+#[cfg(feature = "burn")]
+#[test]
+fn the_default_run_report_describes_the_default_run() {
+    // chapters/output/eval-default-run.json gives the figures chapters 13 and 16, the appendix
+    // and README quote for `ddpm train` without flags: it must measure a run of
+    // TrainingConfig::default_run(), so that changing the default run without measuring it
+    // again fails here.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("chapters/output/eval-default-run.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut measured = report["config"].clone();
+    measured.as_object_mut().unwrap().remove("sha256");
+    let measured: ddpm::workflows::TrainingConfig = serde_json::from_value(measured).unwrap();
+    assert_eq!(
+        measured,
+        ddpm::workflows::TrainingConfig::default_run(),
+        "eval-default-run.json measured another run than `ddpm train`: run `ddpm train`, then \
+         `ddpm eval --weights runs/small --bound sampled --bound-images 2004 \
+         --timesteps-per-image 10 --samples 1000 --samplers ddim:100:1 --json \
+         chapters/output/eval-default-run.json`"
+    );
+    assert_eq!(report["weights"], "runs/small");
+    assert!(report["ema"].as_bool().unwrap());
+}

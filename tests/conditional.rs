@@ -2,8 +2,8 @@
 //! the unconditional path of the same weights, guidance at w = 0 is the conditional
 //! prediction and at w = 2 is 3 eps(y) - 2 eps(null) computed by two separate passes, label
 //! dropout happens at the configured rate, bad labels are refused with messages, old configs
-//! and the default run's weights still load, and a tiny conditional run trains, resumes and
-//! samples.
+//! and the 1,200-step run's weights (`weights/run-20min`) still load, and a tiny conditional
+//! run trains, resumes and samples.
 
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -441,8 +441,8 @@ fn tiny_config() -> TrainingConfig {
         .with_sample_steps(2)
 }
 
-/// Seeds of the config fuzzer: the default run's weights/run-20min/config.json (no checksum)
-/// and a checksummed one.
+/// Seeds of the config fuzzer: the 1,200-step run's weights/run-20min/config.json (no
+/// checksum) and a checksummed one.
 fn config_seeds() -> Vec<Vec<u8>> {
     vec![
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/run-20min/config.json"))

@@ -317,6 +317,57 @@ fn channel_multipliers_from_the_command_line() {
 }
 
 #[test]
+fn ddpm_train_without_flags_is_the_default_run_and_one_thread_where_two_cannot_work() {
+    // `ddpm train` computes each step in two threads (TrainingConfig::default_run), except
+    // where two threads cannot work or gain nothing: a network with dropout (`paper`), a batch
+    // of one image, --devices (one share per device).
+    let ddpm = env!("CARGO_BIN_EXE_ddpm");
+    let written = |name: &str, extra: &[&str]| {
+        let dir = tmp(name);
+        let output = std::process::Command::new(ddpm)
+            .args(["train", "--steps", "1", "--sample-every", "0"])
+            .args(["--checkpoint-every", "0", "--sampler", "ddim:2:1"])
+            .args(extra)
+            .arg("--run-dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{extra:?}: {stderr}");
+        let config = ddpm::workflows::checkpoint::read_config(&dir.join("config.json")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        config
+    };
+    let mut expected = TrainingConfig::default_run();
+    expected.steps = 1;
+    expected.sample_every = 0;
+    expected.checkpoint_every = 0;
+    expected.sample_steps = 2;
+    expected.batch = 2;
+    expected.model = UNetConfig::tiny();
+    assert_eq!(
+        written("default-flags", &["--preset", "tiny", "--batch", "2"]),
+        expected
+    );
+    assert_eq!(expected.threads, Some(2));
+    let one_image = written("default-one-image", &["--preset", "tiny", "--batch", "1"]);
+    assert_eq!(one_image.threads, None);
+    let dropout = written("default-dropout", &["--preset", "paper", "--batch", "2"]);
+    assert!(dropout.model.dropout > 0.0);
+    assert_eq!(dropout.threads, None);
+    let devices = written(
+        "default-devices",
+        &["--preset", "tiny", "--batch", "2", "--devices", "cpu"],
+    );
+    assert_eq!(devices.threads, None);
+    let asked = written(
+        "default-asked",
+        &["--preset", "tiny", "--batch", "2", "--threads", "1"],
+    );
+    assert_eq!(asked.threads, Some(1));
+}
+
+#[test]
 fn loss_weights_multiply_each_example_by_the_weight_of_its_t() {
     // train_step's reported loss (before its update) with weights w is the mean over examples
     // and pixels of w[t - 1] * (eps - eps_theta)^2, and without weights the plain mean
@@ -548,10 +599,11 @@ fn the_default_runs_and_older_config_files_still_load() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let default_run = root.join("weights/run-20min").join("config.json");
     // weights/run-20min/config.json was written before min_snr_gamma, lr_schedule and threads
-    // existed; it reads as the default run (weights/run-20min/README.md: these are the default
-    // run's weights), whose grids use the default sampler.
+    // existed; it reads as the 1,200-step default run of the book's first machine
+    // (weights/run-20min/README.md), whose grids use the default sampler.
     let config = read_config(&default_run).unwrap();
-    assert_eq!(config, TrainingConfig::default_run());
+    assert_eq!(config, TrainingConfig::run_20min());
+    assert_ne!(config, TrainingConfig::default_run());
     assert_eq!(config.grid_sampler(), DEFAULT_SAMPLER);
     assert_eq!(config.validate().unwrap().num_timesteps(), 1000);
 

@@ -8,8 +8,9 @@
 // $$L_\text{simple} = \mathbb E\big[\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2\big].$$
 //
 // We train the `tiny` preset for 200 steps (a couple of minutes on a CPU), look at the loss
-// and at its samples, then sample the weights of chapter 13's default run, kept in
-// `weights/run-20min/` (a longer run; its `config.json` says which preset and how long).
+// and at its samples, then sample the weights of chapter 13's 1,200-step run (the default run
+// of machine A), kept in `weights/run-20min/` (a longer run; its `config.json` says which preset
+// and how long).
 // Chapter: `chapters/13-training.md`.
 
 // %%
@@ -92,10 +93,10 @@ let run_samples: Samples = {
 sample_grid(&run_samples.images, run_samples.count, 28, 8).unwrap()
 
 // %% [markdown]
-// ## Samples of the default run
+// ## Samples of the 1,200-step run
 //
-// The same sampler and seed on `weights/run-20min/`, the weights of the default `ddpm train`
-// (the first line says with which network and for how long):
+// The same sampler and seed on `weights/run-20min/`, the weights of the 1,200-step run (the
+// first line says with which network and for how long):
 
 // %%
 let default_run_samples: Samples = {
@@ -110,7 +111,7 @@ sample_grid(&default_run_samples.images, default_run_samples.count, 28, 8).unwra
 // %% [markdown]
 // **What you should see.** The loss falls from about 1 to well under 0.1 within the 200
 // steps (mean 0.49 over steps 1-50, 0.071 over steps 151-200; the run is seeded, so these
-// numbers repeat). The short run's samples are noisy blobs and strokes; the default run's
+// numbers repeat). The short run's samples are noisy blobs and strokes; the 1,200-step run's
 // weights give white strokes on black with the shape of handwriting, some of them readable
 // digits.
 // Longer runs and larger presets do better (chapter 13).

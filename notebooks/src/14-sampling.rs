@@ -1,8 +1,8 @@
 // %% [markdown]
 // # 14. Sampling
 //
-// **Goal.** Turn noise into digits with the weights of chapter 13's default run
-// (`weights/run-20min/`): ancestral DDPM sampling
+// **Goal.** Turn noise into digits with the weights of chapter 13's 1,200-step run
+// (`weights/run-20min/`, the default run of machine A): ancestral DDPM sampling
 // (Ho et al. 2020, Algorithm 2, all $T = 1000$ steps) and DDIM (Song et al. 2021), whose
 // deterministic update ($\eta = 0$)
 //

@@ -1,8 +1,9 @@
 // %% [markdown]
 // # 15. Likelihood in bits per dimension
 //
-// **Goal.** Score the weights of chapter 13's default run (`weights/run-20min/`, the model
-// chapter 15 measures) by the variational bound on test digits,
+// **Goal.** Score the weights of chapter 13's 1,200-step run (`weights/run-20min/`, the
+// default run of machine A and the model chapter 15 measures) by the variational bound on
+// test digits,
 //
 // $$L = L_T + \sum_{t=2}^{T} L_{t-1} + L_0 \;\ge\; -\log p_\theta(x_0),$$
 //

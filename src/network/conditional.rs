@@ -82,7 +82,7 @@ pub fn check_label(label: i64, num_classes: usize) -> Result<usize, LabelError> 
 }
 // ANCHOR_END: parse_label
 
-/// Standard deviation of a fresh label table. Measured, not cited: fine-tuning the default
+/// Standard deviation of a fresh label table. Measured, not cited: fine-tuning the 1,200-step
 /// run's `weights/run-20min` (learning rate $10^{-3}$) with $\sigma = 0.02$ (a common choice)
 /// left the table at that size and the samples at chance (12% of them the requested digit)
 /// after 400 steps: the network does not see so small a signal beside the timestep embedding,

@@ -10,7 +10,7 @@
 //!   checksum of its own, so a flipped bit in a weight would load silently. Every `.bpk` this
 //!   crate writes carries the SHA-256 of its tensors (names, types, shapes, bytes) and scalars
 //!   in the burnpack's own key/value metadata under [`SHA256_KEY`]; the file stays a plain
-//!   burnpack that burn reads as before. A file without the key (the default run's
+//!   burnpack that burn reads as before. A file without the key (the 1,200-step run's
 //!   `weights/run-20min`, runs written before this) is read as it is, with burn's own checks.
 //! - **Checksummed JSON** ([`to_json_checked`], [`from_json_checked`]): `config.json` and a
 //!   checkpoint's `state.json` carry a `"sha256"` field, the SHA-256 of the file's other

@@ -18,7 +18,8 @@
 //! A folder holding `config.json` and `model-ema.bpk` is a *weights folder*: `ddpm sample
 //! --weights <folder>` rebuilds the network from the config and loads the weights
 //! ([`checkpoint::load_weights`]). `weights/default/` is one, shipped with the crate; so is
-//! `weights/run-20min/`, the weights of the default training run of chapter 13.
+//! `weights/run-20min/`, the weights of chapter 13's 1,200-step run (the default training run
+//! of machine A).
 
 pub mod bench;
 pub mod checkpoint;
@@ -104,8 +105,9 @@ pub const MODEL_EMA_FILE: &str = "model-ema.bpk";
 /// The weights shipped with the crate, which `ddpm sample` and `ddpm eval` use without
 /// `--weights`: a longer-trained model (chapter 13, "The shipped weights").
 pub const DEFAULT_WEIGHTS_DIR: &str = "weights/default";
-/// The weights of the default training run of chapter 13 (`ddpm train`, 1,200 steps, about 20
-/// minutes on a 2-core CPU), on which the book's figures for the default run are measured.
+/// The weights of chapter 13's 1,200-step run ([`TrainingConfig::run_20min`], the default
+/// training run of machine A, about 20 minutes on its 2 cores), on which the book's figures for
+/// the 1,200-step run are measured.
 /// Written before checksums and several `config.json` fields existed, so the tests of old
 /// files read it.
 pub const RUN_20MIN_WEIGHTS_DIR: &str = "weights/run-20min";

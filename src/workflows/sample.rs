@@ -50,7 +50,7 @@ pub enum Sampler {
 // ANCHOR: sampler_spec
 /// The sampler every command uses unless told otherwise (`ddpm sample`, `ddpm eval`, the grids
 /// `ddpm train` writes): DDIM with 50 steps and $\eta = 1$. Chapter 17 measures why: $\eta = 1$
-/// beats $\eta = 0$ at every step count for the default run's network (`weights/run-20min`),
+/// beats $\eta = 0$ at every step count for the 1,200-step run's network (`weights/run-20min`),
 /// and 50 steps cost a twentieth of ancestral sampling's 1,000 at a quality between DDIM-20
 /// and DDIM-100.
 pub const DEFAULT_SAMPLER: Sampler = Sampler::Ddim {
