@@ -470,7 +470,37 @@ struct BenchArgs {
 fn main() -> anyhow::Result<()> {
     keep_freed_memory();
     let cli = Cli::parse();
-    match cli.command {
+    #[cfg(feature = "burn")]
+    if cli.command.cpu_only() {
+        // On the CPU, the whole command runs on a thread of the kernels' own pool
+        // (`on_kernel_threads`: no hand-over to the pool and back at each operation), with
+        // the stack of a main thread (8 MiB; rayon's threads get 2 MiB otherwise).
+        let _ = rayon::ThreadPoolBuilder::new()
+            .stack_size(8 << 20)
+            .build_global();
+        return ddpm::network::fast::on_kernel_threads(|| run(cli.command));
+    }
+    run(cli.command)
+}
+
+#[cfg(feature = "burn")]
+impl Command {
+    /// Whether the command computes on the CPU alone: no GPU backend, no `--devices`, whose
+    /// threads wait on their devices outside the kernels' pool.
+    fn cpu_only(&self) -> bool {
+        match self {
+            Command::BookFigures { .. } => false,
+            Command::Train(a) => a.backend == Backend::Cpu && a.devices.is_none(),
+            Command::Sample(a) => a.backend == Backend::Cpu,
+            Command::Bench(a) => a.backend == Backend::Cpu,
+            Command::TrainClassifier { .. } => true,
+            Command::Eval(a) => a.backend == Backend::Cpu,
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::BookFigures { out } => {
             let written = ddpm::book_figures::render_all(&out)?;
             println!("wrote {} figures to {}", written.len(), out.display());

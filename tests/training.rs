@@ -555,6 +555,21 @@ fn parallel_gradients_add_up_to_the_whole_batch() {
                 ((parallel_loss - whole_loss) / whole_loss).abs() < 1e-5,
                 "{parallel_loss} vs {whole_loss}"
             );
+            // The same from a thread of the kernels' pool, as `ddpm` runs it
+            // (`on_kernel_threads`; with 3 shares on a 2-thread pool a waiting thread may run
+            // a second share inside the first): the same shares, whoever computes them, so
+            // the same gradients and loss to the last bit, and no deadlock.
+            let (pooled, pooled_loss) = ddpm::network::fast::on_kernel_threads(|| {
+                let here = rayon::current_thread_index();
+                assert!(here.is_some(), "on a thread of rayon's pool");
+                let nested = ddpm::network::fast::on_kernel_threads(rayon::current_thread_index);
+                assert_eq!(nested, here, "already on the pool: runs in place");
+                parallel_gradients(&model, &tensors, batch(), w, threads)
+            });
+            let d = grad_support::GradDistance::of(&model, &parallel, &pooled);
+            assert_eq!(d.missing, 0);
+            assert_eq!(d.relative(), 0.0, "{threads} threads on the pool");
+            assert_eq!(pooled_loss.to_bits(), parallel_loss.to_bits());
         }
     }
 }

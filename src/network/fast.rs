@@ -43,6 +43,23 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// Runs `f` on a thread of rayon's global pool, the threads the CPU kernels spread their loops
+/// over, and returns its result; on such a thread already, runs it in place.
+///
+/// A kernel called from a thread outside the pool hands its parts to the pool and sleeps until
+/// they are done: a wake-up and a sleep per operation, hundreds per training step. Called from
+/// a pool thread, it queues its parts there and runs them itself unless another thread is
+/// idle. `ddpm` runs every CPU command this way (`ddpm bench --threads 2` measures the
+/// difference; chapter 14). Inside `f`, code must not block on a thread outside the pool that
+/// itself waits for the pool (a one-thread pool would never run that thread's work).
+pub fn on_kernel_threads<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
 /// Whether [`conv2d`] and [`group_norm`] use the crate's kernels for tensors on `device`
 /// (the `flex` CPU backend, with or without autodiff, while [`enabled`]).
 pub fn takes_fast_path(device: &Device) -> bool {

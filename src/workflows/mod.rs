@@ -215,6 +215,9 @@ impl BackendKind {
     /// # Errors
     /// A message saying which cargo feature to enable when the backend is not compiled in.
     pub fn device_at(self, index: Option<usize>) -> Result<Device, String> {
+        // Without a GPU feature every index names the one CPU device.
+        #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+        let _ = index;
         #[cfg(feature = "wgpu")]
         let wgpu_kind = || match index {
             None => burn::tensor::DeviceKind::DefaultDevice,

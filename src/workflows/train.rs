@@ -482,8 +482,9 @@ pub fn parallel_train_step(
 // ANCHOR_END: parallel_train_step
 
 // ANCHOR: sharded_gradients
-/// [`parallel_gradients`] with one share per entry of `devices`, each computed in its own
-/// thread on that device: the model is forked onto it, the share, the schedule and the loss
+/// [`parallel_gradients`] with one share per entry of `devices`, each computed on that device
+/// in a thread of its own (as a task of the CPU kernels' rayon pool when every share is on the
+/// batch's device): the model is forked onto it, the share, the schedule and the loss
 /// weights are copied to it, and its gradients are copied back to the batch's device and
 /// added there. Several GPUs of one machine train together this way (`ddpm train --devices
 /// cuda:0,cuda:1`), and so do unlike devices (the CPU and a wgpu device: tests/backends.rs).
@@ -507,42 +508,80 @@ pub fn sharded_gradients(
         devices
     };
     let shares_count = devices.len().min(n.max(1));
-    let shares: Vec<(GradientsParams, f32)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = devices[..shares_count]
-            .iter()
-            .enumerate()
-            .map(|(i, device)| {
-                let (lo, hi) = (i * n / shares_count, (i + 1) * n / shares_count);
-                let away = *device != home;
-                let mut share = batch_rows(&batch, lo..hi);
-                let copy = model.clone().fork(device);
-                let mut weights = loss_weights.cloned();
-                let mut schedule = std::borrow::Cow::Borrowed(schedule);
-                if away {
-                    share = share.to_device(device);
-                    weights = weights.map(|w| w.to_device(device));
-                    schedule = std::borrow::Cow::Owned(schedule.to_device(device));
-                }
-                let home = &home;
-                scope.spawn(move || {
-                    let mean = batch_loss(&copy, &schedule, share, weights.as_ref());
-                    let loss = mean.mul_scalar((hi - lo) as f64 / n as f64); // [1]
-                    let value = loss.clone().into_scalar::<f32>();
-                    let grads = GradientsParams::from_grads(loss.backward(), &copy);
-                    let grads = if away {
-                        grads.to_device(home, &copy)
-                    } else {
-                        grads
-                    };
-                    (grads, value)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a training thread panicked"))
-            .collect()
-    });
+    // Each share's inputs, on its device: the model forked there, the rows of the batch, the
+    // loss weights and the schedule.
+    let jobs: Vec<_> = devices[..shares_count]
+        .iter()
+        .enumerate()
+        .map(|(i, device)| {
+            let (lo, hi) = (i * n / shares_count, (i + 1) * n / shares_count);
+            let away = *device != home;
+            let mut share = batch_rows(&batch, lo..hi);
+            let copy = model.clone().fork(device);
+            let mut weights = loss_weights.cloned();
+            let mut schedule = std::borrow::Cow::Borrowed(schedule);
+            if away {
+                share = share.to_device(device);
+                weights = weights.map(|w| w.to_device(device));
+                schedule = std::borrow::Cow::Owned(schedule.to_device(device));
+            }
+            (
+                copy,
+                share,
+                weights,
+                schedule,
+                (hi - lo) as f64 / n as f64,
+                away,
+            )
+        })
+        .collect();
+    let home = &home;
+    let run = |(copy, share, weights, schedule, fraction, away): (
+        UNet,
+        Batch,
+        Option<Tensor<1>>,
+        std::borrow::Cow<'_, ScheduleTensors>,
+        f64,
+        bool,
+    )| {
+        let mean = batch_loss(&copy, &schedule, share, weights.as_ref());
+        let loss = mean.mul_scalar(fraction); // [1]
+        let value = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &copy);
+        let grads = if away {
+            grads.to_device(home, &copy)
+        } else {
+            grads
+        };
+        (grads, value)
+    };
+    let on_pool = devices[..shares_count].iter().all(|d| d == home);
+    let shares: Vec<(GradientsParams, f32)> = if on_pool {
+        // Every share on the batch's device (`--threads`): the shares run as tasks of rayon's
+        // pool, the threads the CPU kernels spread their loops over. A kernel called from a
+        // pool thread queues its parts on that thread, which runs them itself unless another
+        // thread is idle; called from a thread of its own, every kernel would hand its parts
+        // to the pool and sleep until they are done, a wake-up and a sleep per operation
+        // (hundreds per step), which cost 2-core machines a large share of each step. A
+        // thread waiting inside a kernel may run another share from its queue in the
+        // meantime; that share records into its own autodiff graph (its own fork of the
+        // model), never into the one whose lock the waiting thread holds, so it cannot block.
+        use rayon::prelude::*;
+        jobs.into_par_iter().map(run).collect()
+    } else {
+        // Shares on other devices (`--devices`), which wait on their GPUs: one thread each.
+        let run = &run;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .into_iter()
+                .map(|job| scope.spawn(move || run(job)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a training thread panicked"))
+                .collect()
+        })
+    };
     let loss: f32 = shares.iter().map(|(_, v)| v).sum();
     let mut shares = shares.into_iter();
     let (mut grads, _) = shares.next().expect("at least one share");
