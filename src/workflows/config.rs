@@ -174,14 +174,14 @@ pub enum TrainingConfigError {
 
 impl TrainingConfig {
     /// The default run (`ddpm train` with no flags): the `small` network, $T = 1000$ linear
-    /// schedule, 7,000 steps of batch 32 computed in two threads, learning rate
+    /// schedule, 8,500 steps of batch 32 computed in two threads, learning rate
     /// $2\cdot10^{-3}$ after 100 warmup steps and then half a cosine down to 0, EMA decay 0.999
     /// (with warm-up), a grid and a checkpoint every 500 steps. Sized to finish within 20
     /// minutes on an idle 2-core CPU with the crate's own CPU kernels (chapter 13 gives the
     /// measured time). Before those kernels, the default was 1,200 steps with a constant rate
     /// and EMA 0.995 on one thread ([`TrainingConfig::run_20min`]).
     pub fn default_run() -> Self {
-        let mut config = Self::new(UNetConfig::small(), ScheduleConfig::linear_1000(), 7000)
+        let mut config = Self::new(UNetConfig::small(), ScheduleConfig::linear_1000(), 8_500)
             .with_batch(32)
             .with_lr(2e-3)
             .with_warmup_steps(100)
