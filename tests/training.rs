@@ -556,8 +556,8 @@ fn parallel_gradients_add_up_to_the_whole_batch() {
                 "{parallel_loss} vs {whole_loss}"
             );
             // The same from a thread of the kernels' pool, as `ddpm` runs it
-            // (`on_kernel_threads`; with 3 shares on a 2-thread pool a waiting thread may run
-            // a second share inside the first): the same shares, whoever computes them, so
+            // (`on_kernel_threads`; with 3 shares on a pool of 2 threads, as on the 2-core CI
+            // machine, a waiting thread may run a second share inside the first): the same shares, whoever computes them, so
             // the same gradients and loss to the last bit, and no deadlock.
             let (pooled, pooled_loss) = ddpm::network::fast::on_kernel_threads(|| {
                 let here = rayon::current_thread_index();

@@ -49,8 +49,8 @@ pub fn enabled() -> bool {
 /// A kernel called from a thread outside the pool hands its parts to the pool and sleeps until
 /// they are done: a wake-up and a sleep per operation, hundreds per training step. Called from
 /// a pool thread, it queues its parts there and runs them itself unless another thread is
-/// idle. `ddpm` runs every CPU command this way (`ddpm bench --threads 2` measures the
-/// difference; chapter 14). Inside `f`, code must not block on a thread outside the pool that
+/// idle. `ddpm` runs every CPU command this way (chapter 14, "Where the two threads waited",
+/// gives the step times before and after). Inside `f`, code must not block on a thread outside the pool that
 /// itself waits for the pool (a one-thread pool would never run that thread's work).
 pub fn on_kernel_threads<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
