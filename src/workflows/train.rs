@@ -346,11 +346,15 @@ pub fn batch_loss(
         None => model.forward(x_t, batch.t.clone().float()), // [b, 1, 28, 28]
         Some(labels) => model.forward_conditional(x_t, batch.t.clone().float(), labels),
     };
-    let squared_error = (predicted - batch.noise).square(); // [b, 1, 28, 28]
-    match loss_weights {
+    // `predicted` stays alive until the mean is taken: consumed here, burn 0.22.1's fusion
+    // gave wrong losses and gradients on wgpu/vulkan (chapter 14, "Backends").
+    let squared_error = (predicted.clone() - batch.noise).square(); // [b, 1, 28, 28]
+    let loss = match loss_weights {
         None => squared_error.mean(), // [1]
         Some(w) => (squared_error * ScheduleTensors::extract(w, &batch.t)).mean(), // [1]
-    }
+    };
+    drop(predicted);
+    loss
 }
 
 /// One step of Algorithm 1 (Ho et al. 2020): the gradient of [`batch_loss`], then a clipped
