@@ -92,6 +92,18 @@ struct TrainArgs {
     /// gives `small` 64 channels at 7x7); each level after the first halves the image side.
     #[arg(long)]
     channel_mults: Option<String>,
+    /// Override the preset's channels at the first level (e.g. 24 with `--channel-mults 1,2,4`
+    /// gives 24, 48 and 96 channels at 28, 14 and 7); even, and divisible by the GroupNorm
+    /// groups (8 for `small` and `paper`).
+    #[arg(long)]
+    base_channels: Option<usize>,
+    /// Override the preset's residual blocks per level on the way down (the way up has one more).
+    #[arg(long)]
+    res_blocks: Option<usize>,
+    /// Override the preset's dropout inside residual blocks (`paper`: 0.1; 0 lets a step
+    /// use two threads).
+    #[arg(long)]
+    dropout: Option<f64>,
     /// Optimisation steps (default: the default run's).
     #[arg(long)]
     steps: Option<usize>,
@@ -625,6 +637,15 @@ mod launch {
         if let Some(list) = &a.channel_mults {
             config.model.channel_mults = numbers(list)
                 .map_err(|_| anyhow!("--channel-mults {list}: give whole numbers like 1,2,4"))?;
+        }
+        if let Some(n) = a.base_channels {
+            config.model.base_channels = n;
+        }
+        if let Some(n) = a.res_blocks {
+            config.model.num_res_blocks = n;
+        }
+        if let Some(p) = a.dropout {
+            config.model.dropout = p;
         }
         config.data = a.data.to_string();
         config

@@ -330,6 +330,35 @@ fn a_full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
     }
 }
 
+#[test]
+fn a_folder_of_ema_weights_only_refuses_raw_by_name() {
+    // A weights folder may ship only model-ema.bpk (weights/default does, to stay under its
+    // size limit): the EMA weights load, and asking for the last iterate (`--raw`) says that
+    // the folder has none, not that a file is damaged or missing in general.
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp("ema-only");
+    train(&tiny(2), &options(&dir, false)).unwrap();
+    let layout = RunLayout::new(&dir);
+    let (full_ema, _) = load_weights(&dir, true, &Device::flex()).unwrap();
+    std::fs::remove_file(layout.model()).unwrap();
+    let (ema, _) = load_weights(&dir, true, &Device::flex()).unwrap();
+    assert_eq!(parameters(&ema), parameters(&full_ema));
+    let err = load_weights(&dir, false, &Device::flex())
+        .unwrap_err()
+        .to_string();
+    one_line(
+        &err,
+        &["only the EMA weights", "model.bpk", "without --raw"],
+    );
+    // With neither file, the missing file is named as before.
+    std::fs::remove_file(layout.model_ema()).unwrap();
+    let err = load_weights(&dir, false, &Device::flex())
+        .unwrap_err()
+        .to_string();
+    one_line(&err, &["model.bpk", "does not exist"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // Run folders.
 // ---------------------------------------------------------------------------------------

@@ -317,6 +317,79 @@ fn channel_multipliers_from_the_command_line() {
 }
 
 #[test]
+fn width_depth_and_dropout_from_the_command_line() {
+    // `--base-channels`, `--res-blocks` and `--dropout` override the preset's network and are
+    // recorded in config.json; a value the network cannot be built with is refused before
+    // anything is written, with the reason.
+    let ddpm = env!("CARGO_BIN_EXE_ddpm");
+    let bad = tmp("cli-bad-width");
+    for (flags, expected) in [
+        (["--base-channels", "7"], "must be even"),
+        // tiny's GroupNorm has 4 groups: 6 channels cannot be split into them.
+        (["--base-channels", "6"], "GroupNorm cannot split"),
+        (["--res-blocks", "0"], "num_res_blocks must be at least 1"),
+        (["--dropout", "1.5"], "dropout must lie in [0, 1)"),
+    ] {
+        let output = std::process::Command::new(ddpm)
+            .args(["train", "--preset", "tiny"])
+            .args(flags)
+            .arg("--run-dir")
+            .arg(&bad)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(expected),
+            "{flags:?}: expected {expected:?} in: {stderr}"
+        );
+    }
+    assert!(
+        !bad.exists(),
+        "a refused configuration still created {}",
+        bad.display()
+    );
+
+    let dir = tmp("cli-width");
+    let output = std::process::Command::new(ddpm)
+        .args(["train", "--preset", "tiny", "--steps", "1", "--batch", "2"])
+        .args([
+            "--base-channels",
+            "12",
+            "--res-blocks",
+            "2",
+            "--dropout",
+            "0.25",
+        ])
+        .args(["--sample-every", "0", "--checkpoint-every", "0"])
+        .arg("--run-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let device = Device::flex();
+    let (model, loaded) = load_weights(&dir, true, &device).unwrap();
+    assert_eq!(loaded.model.base_channels, 12);
+    assert_eq!(loaded.model.num_res_blocks, 2);
+    assert_eq!(loaded.model.dropout, 0.25);
+    // Dropout takes one thread (the threads would share one random generator).
+    assert_eq!(loaded.threads, None);
+    let tiny = UNetConfig::tiny();
+    let expected = UNetConfig {
+        base_channels: 12,
+        num_res_blocks: 2,
+        dropout: 0.25,
+        ..tiny.clone()
+    };
+    assert_eq!(loaded.model, expected);
+    assert!(
+        model.num_params() > tiny.init(&device).unwrap().num_params(),
+        "a wider, deeper network has more parameters than tiny"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn ddpm_train_without_flags_is_the_default_run_and_one_thread_where_two_cannot_work() {
     // `ddpm train` computes each step in two threads (TrainingConfig::default_run), except
     // where two threads cannot work or gain nothing: a network with dropout (`paper`), a batch

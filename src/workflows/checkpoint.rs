@@ -77,6 +77,16 @@ pub enum CheckpointError {
         /// The checkpoints folder.
         dir: PathBuf,
     },
+    /// The last-iterate weights were asked of a folder that ships only the EMA weights.
+    #[error(
+        "{} holds only the EMA weights ({MODEL_EMA_FILE}), not the last-iterate {MODEL_FILE}; \
+         sample without --raw, or pass a run folder (runs/<name>), which holds both",
+        dir.display()
+    )]
+    OnlyEmaWeights {
+        /// The weights folder.
+        dir: PathBuf,
+    },
     /// A file is truncated, corrupt or fails its checksum ([`super::files`]).
     #[error(
         "{} is damaged: {what}; it was not loaded (restore it from a copy, resume from an \
@@ -299,7 +309,7 @@ pub fn load_module_from_bytes<M: Module>(
 }
 
 /// Loads a weights folder (`config.json` + `model-ema.bpk`, or `model.bpk` when `ema` is
-/// false): checks the config, rebuilds the network it describes on `device` (burn allocates
+/// false; a folder may ship only `model-ema.bpk`, as `weights/default` does): checks the config, rebuilds the network it describes on `device` (burn allocates
 /// parameters lazily, so nothing is allocated yet), refuses a network larger than the weights
 /// file could hold, then loads the weights.
 ///
@@ -318,6 +328,11 @@ pub fn load_weights(
     })?;
     let model = config.model.init(device).expect("validated just above");
     let file = dir.join(if ema { MODEL_EMA_FILE } else { MODEL_FILE });
+    if !ema && !file.exists() && dir.join(MODEL_EMA_FILE).exists() {
+        return Err(CheckpointError::OnlyEmaWeights {
+            dir: dir.to_path_buf(),
+        });
+    }
     // Each parameter takes at least 2 bytes (f16) in a burnpack: a config describing more
     // parameters than that cannot be these weights, whatever the file says inside.
     let params = model.num_params() as u64;
