@@ -309,9 +309,10 @@ pub fn load_module_from_bytes<M: Module>(
 }
 
 /// Loads a weights folder (`config.json` + `model-ema.bpk`, or `model.bpk` when `ema` is
-/// false; a folder may ship only `model-ema.bpk`, as `weights/default` does): checks the config, rebuilds the network it describes on `device` (burn allocates
-/// parameters lazily, so nothing is allocated yet), refuses a network larger than the weights
-/// file could hold, then loads the weights.
+/// false; a folder may ship only `model-ema.bpk`, and then `ema = false` is refused by name):
+/// checks the config, rebuilds the network it describes on `device` (burn allocates parameters
+/// lazily, so nothing is allocated yet), refuses a network larger than the weights file could
+/// hold, then loads the weights.
 ///
 /// # Errors
 /// [`CheckpointError`] saying what is missing, corrupt or mismatched.
