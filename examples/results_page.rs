@@ -264,6 +264,18 @@ struct EvalReport {
     config: TrainingConfig,
     bound: Option<BoundReport>,
     quality: Option<QualityTable>,
+    /// `None` (or absent): the network alone.
+    #[serde(default)]
+    guide: Option<GuideInfo>,
+}
+
+/// `GuideInfo`: the guide of autoguided samples.
+#[derive(Deserialize)]
+struct GuideInfo {
+    weights: String,
+    params: usize,
+    steps: usize,
+    w: f64,
 }
 
 /// `TrainingConfig`, the fields that tell runs apart.
@@ -432,12 +444,30 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
         let Some(q) = &e.quality else { continue };
         for row in &q.samplers {
             let x = &row.quality;
+            let (sampler, evaluations) = match &e.guide {
+                None => (row.sampler.clone(), thousands(row.network_evaluations)),
+                Some(g) => (
+                    format!(
+                        "{}, autoguided by `{}` ({} parameters, {} steps) at $w = {}$",
+                        row.sampler,
+                        g.weights,
+                        thousands(g.params),
+                        thousands(g.steps),
+                        g.w
+                    ),
+                    format!(
+                        "{} + {} of the guide",
+                        thousands(row.network_evaluations),
+                        thousands(row.network_evaluations)
+                    ),
+                ),
+            };
             writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {:.3} | {} |",
                 r.link(),
-                row.sampler,
-                thousands(row.network_evaluations),
+                sampler,
+                evaluations,
                 thousands(x.count),
                 thousands(row.seconds.round() as usize),
                 x.fld,
@@ -641,6 +671,20 @@ const HEADLINES: &[Headline] = &[
                 &format!(
                     "of the `patched` preset after {} steps",
                     thousands(e.config.steps)
+                ),
+            )
+        },
+    },
+    Headline {
+        report: "eval-shipped-autoguided.json",
+        chapter: "18-conditional.md",
+        cells: |e| {
+            let g = e.guide.as_ref()?;
+            sample_cells(
+                e,
+                &format!(
+                    "of the shipped weights autoguided by `{}` at w = {}",
+                    g.weights, g.w
                 ),
             )
         },

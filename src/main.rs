@@ -355,6 +355,14 @@ struct SampleArgs {
     /// Classifier-free guidance weight w of a conditional network (0: no guidance).
     #[arg(long, default_value_t = ddpm::workflows::conditional::DEFAULT_SAMPLE_GUIDANCE)]
     guidance: f64,
+    /// Autoguidance (chapter 18): a smaller or shorter-trained network of the same digits
+    /// (e.g. weights/run-20min for weights/default) that the samples are pushed away from,
+    /// eps = (1 + w) eps_network - w eps_guide. Unconditional networks only.
+    #[arg(long, value_name = "DIR")]
+    guide: Option<PathBuf>,
+    /// With --guide: the autoguidance weight w >= 0 (0: the network alone).
+    #[arg(long, value_name = "W", requires = "guide", default_value_t = ddpm::network::autoguide::DEFAULT_AUTOGUIDE_WEIGHT)]
+    guide_weight: f64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -435,6 +443,14 @@ struct EvalArgs {
     /// With --guidance: samples per digit and per weight (with the first sampler of --samplers).
     #[arg(long, default_value_t = 100)]
     per_digit: usize,
+    /// Autoguidance (chapter 18): a smaller or shorter-trained network of the same digits
+    /// (e.g. weights/run-20min for weights/default) that the samples are pushed away from,
+    /// eps = (1 + w) eps_network - w eps_guide. Unconditional networks only.
+    #[arg(long, value_name = "DIR")]
+    guide: Option<PathBuf>,
+    /// With --guide: the autoguidance weight w >= 0 (0: the network alone).
+    #[arg(long, value_name = "W", requires = "guide", default_value_t = ddpm::network::autoguide::DEFAULT_AUTOGUIDE_WEIGHT)]
+    guide_weight: f64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -799,9 +815,30 @@ mod launch {
             a.digit.as_deref(),
             a.count,
         )?;
+        let guide = match &a.guide {
+            Some(dir) if labels.is_some() => bail!(
+                "--guide {}: autoguidance is for unconditional networks, and {} is conditional; \
+                 use its classifier-free guidance (--guidance W) instead",
+                dir.display(),
+                a.weights.display()
+            ),
+            Some(dir) => Some(load_guide(dir, &config, &device)?.0),
+            None => None,
+        };
+        let guided = match &guide {
+            Some(g) => Some(
+                ddpm::network::AutoGuided::new(&model, g, a.guide_weight)
+                    .with_context(|| "--guide-weight".to_string())?,
+            ),
+            None => None,
+        };
+        let network: &dyn ddpm::network::NoisePredictor = match &guided {
+            Some(g) => g,
+            None => &model,
+        };
         let samples = match &labels {
             None => ddpm::workflows::sample::sample(
-                &model,
+                network,
                 &schedule,
                 config.model.image_channels,
                 size,
@@ -859,6 +896,19 @@ mod launch {
             println!("wrote the trajectory to {}", path.display());
         }
         Ok(())
+    }
+
+    /// The EMA weights of an autoguidance guide, checked against the network's config.
+    pub(crate) fn load_guide(
+        dir: &std::path::Path,
+        config: &ddpm::workflows::TrainingConfig,
+        device: &burn::tensor::Device,
+    ) -> anyhow::Result<(ddpm::network::UNet, TrainingConfig)> {
+        let (guide, guide_config) = ddpm::workflows::load_weights(dir, true, device)
+            .with_context(|| format!("loading the guide from {}", dir.display()))?;
+        ddpm::workflows::sample::check_guide(config, &guide_config)
+            .with_context(|| format!("--guide {}", dir.display()))?;
+        Ok((guide, guide_config))
     }
 
     pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
@@ -1041,6 +1091,13 @@ mod measure {
             .with_context(|| format!("loading the classifier from {}", a.classifier.display()))?;
         let train = load(&a.data, Split::Train)?;
         let test = load(&a.data, Split::Test)?;
+        if let (Some(_), Some(dir)) = (&a.guidance, &a.guide) {
+            anyhow::bail!(
+                "--guide {} with --guidance: the guidance sweep measures classifier-free \
+                 guidance of a conditional network; give one of the two",
+                dir.display()
+            );
+        }
         if let Some(list) = &a.guidance {
             return guidance_eval(
                 &a,
@@ -1078,9 +1135,29 @@ mod measure {
             sample_batch: a.batch,
             keep_images: if a.grids.is_some() { 64 } else { 0 },
         };
+        let guide = match &a.guide {
+            Some(dir) if model.num_classes().is_some() => anyhow::bail!(
+                "--guide {}: autoguidance is for unconditional networks, and {} is conditional; \
+                 measure its classifier-free guidance with --guidance W,W,...",
+                dir.display(),
+                a.weights.display()
+            ),
+            Some(dir) => {
+                let (network, guide_config) = super::launch::load_guide(dir, &config, &device)?;
+                let info = ddpm::workflows::eval_report::GuideInfo {
+                    weights: dir.display().to_string(),
+                    params: burn::module::Module::num_params(&network),
+                    steps: guide_config.steps,
+                    w: a.guide_weight,
+                };
+                Some((network, info))
+            }
+            None => None,
+        };
         let start = std::time::Instant::now();
         let (bound, quality) = evaluate(
             &model,
+            guide.as_ref().map(|(g, info)| (g, info.w)),
             &config,
             &classifier,
             &train,
@@ -1096,6 +1173,7 @@ mod measure {
             config: config.clone(),
             bound,
             quality,
+            guide: guide.map(|(_, info)| info),
         };
         print!("{}", report.table());
         let json = serde_json::to_string_pretty(&report)?;

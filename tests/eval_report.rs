@@ -62,6 +62,7 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
     let mut stages = Vec::new();
     let (bound, quality) = evaluate(
         &model,
+        None,
         &config,
         &classifier,
         &train,
@@ -125,6 +126,7 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
         config,
         bound: Some(bound),
         quality: Some(quality),
+        guide: None,
     };
     let table = report.table();
     for needle in ["beta~", "DDIM-4 eta=0", "DDPM-40 beta~", "floor", "ceiling"] {
@@ -176,6 +178,7 @@ fn sampled_bound_has_no_per_t_terms_and_no_chart() {
     };
     let (bound, quality) = evaluate(
         &model,
+        None,
         &config,
         &classifier,
         &test,
@@ -210,6 +213,7 @@ fn bad_eval_settings_are_refused_with_messages() {
     let run = |settings: &EvalSettings| {
         evaluate(
             &model,
+            None,
             &config,
             &classifier,
             &test,

@@ -4,6 +4,7 @@
 //! Generic over the device (tensors carry their backend in burn 0.22): the same code runs on
 //! `Device::flex()` (CPU) and on a GPU device. No file I/O here; [`crate::workflows`] owns it.
 
+pub mod autoguide;
 pub mod classifier;
 pub mod conditional;
 pub mod cpu_kernels;
@@ -12,6 +13,7 @@ pub mod fast;
 pub mod schedule;
 pub mod unet;
 
+pub use autoguide::{AutoGuideError, AutoGuided};
 pub use conditional::{Guided, LabelEmbedding, LabelError, NoisePredictor, guided_noise};
 pub use embedding::{TimeEmbedding, timestep_embedding};
 pub use schedule::ScheduleTensors;

@@ -19,8 +19,8 @@ use super::measure::{
 };
 use super::sample::{SampleOptions, Sampler, VarianceKind, sample};
 use crate::data::ImageSet;
-use crate::network::UNet;
 use crate::network::classifier::Classifier;
+use crate::network::{AutoGuided, NoisePredictor, UNet};
 
 /// A short label, e.g. `DDPM-1000 beta` or `DDIM-50 eta=0`.
 pub fn sampler_label(sampler: &Sampler, num_timesteps: usize) -> String {
@@ -149,6 +149,23 @@ pub struct EvalReport {
     pub bound: Option<BoundReport>,
     /// The quality table, when computed.
     pub quality: Option<QualityTable>,
+    /// The guide the samples were drawn with (autoguidance, chapter 18); `None`: the network
+    /// alone. The bound is always the network's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guide: Option<GuideInfo>,
+}
+
+/// Which guide drew a report's samples, and with what weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuideInfo {
+    /// The guide's weights folder.
+    pub weights: String,
+    /// The guide's parameters.
+    pub params: usize,
+    /// The guide's training steps.
+    pub steps: usize,
+    /// The weight $w$ of [`crate::network::AutoGuided`].
+    pub w: f64,
 }
 
 /// Draws `count` images with `sampler`, `batch` at a time (batch `k` uses seed `seed + k`).
@@ -157,7 +174,7 @@ pub struct EvalReport {
 /// [`EvalError::Setting`] for an invalid sampler or zero batch.
 #[allow(clippy::too_many_arguments)]
 pub fn draw_samples(
-    model: &UNet,
+    model: &(impl NoisePredictor + ?Sized),
     config: &TrainingConfig,
     sampler: Sampler,
     count: usize,
@@ -200,14 +217,17 @@ pub fn draw_samples(
 // ANCHOR: evaluate
 /// Runs the evaluation: the bound of `model` on `test` (if asked), then for each sampler
 /// `settings.samples` samples scored by `classifier` against `test`, beside the floor (that
-/// many `train` digits) and the ceiling (that many noise images). `progress` receives a line
-/// before each stage.
+/// many `train` digits) and the ceiling (that many noise images). With a `guide`
+/// (network and weight $w$), the samples are drawn with [`AutoGuided`]; the bound stays the
+/// network's own. `progress` receives a line before each stage.
 ///
 /// # Errors
-/// [`EvalError`] for invalid settings (images, samples, samplers) or failed statistics.
+/// [`EvalError`] for invalid settings (images, samples, samplers, a negative or non-finite
+/// guidance weight) or failed statistics.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &UNet,
+    guide: Option<(&UNet, f64)>,
     config: &TrainingConfig,
     classifier: &Classifier,
     train: &ImageSet,
@@ -240,6 +260,22 @@ pub fn evaluate(
         }
         None => None,
     };
+    let guided = match guide {
+        Some((guide, w)) => {
+            Some(
+                AutoGuided::new(model, guide, w).map_err(|e| EvalError::Setting {
+                    name: "autoguidance",
+                    value: format!("{w} ({e})"),
+                    hint: "give a finite weight >= 0",
+                })?,
+            )
+        }
+        None => None,
+    };
+    let sampled: &dyn NoisePredictor = match &guided {
+        Some(g) => g,
+        None => model,
+    };
     let quality = if settings.samples == 0 || settings.samplers.is_empty() {
         None
     } else {
@@ -254,7 +290,7 @@ pub fn evaluate(
             progress(&format!("quality: {count} samples with {label}"));
             let start = Instant::now();
             let images = draw_samples(
-                model,
+                sampled,
                 config,
                 sampler,
                 count,
@@ -296,6 +332,13 @@ impl EvalReport {
             self.params,
             self.config.steps
         );
+        if let Some(g) = &self.guide {
+            let _ = writeln!(
+                s,
+                "samples autoguided by {} ({} parameters, {} training steps) at w = {}",
+                g.weights, g.params, g.steps, g.w
+            );
+        }
         if let Some(b) = &self.bound {
             let mode = match b.mode {
                 super::measure::BoundMode::Exact => "exact: all T terms".to_string(),

@@ -239,6 +239,61 @@ pub struct Samples {
     pub count: usize,
 }
 
+/// A guide network ([`crate::network::AutoGuided`]) that cannot guide this network: both must
+/// predict the noise of the same $x_t$ at the same $t$.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the guide's {what} ({guide}) differs from the network's ({network}): a guide must be \
+     trained on the same images with the same noise schedule (e.g. weights/run-20min for \
+     weights/default)"
+)]
+pub struct GuideMismatch {
+    /// What differs.
+    pub what: &'static str,
+    /// The network's value.
+    pub network: String,
+    /// The guide's value.
+    pub guide: String,
+}
+
+/// Checks that a guide with config `guide` can guide a network with config `network`: the same
+/// image channels and size and the same noise schedule. Widths and depths may differ.
+///
+/// # Errors
+/// [`GuideMismatch`] naming the first difference.
+pub fn check_guide(
+    network: &crate::workflows::TrainingConfig,
+    guide: &crate::workflows::TrainingConfig,
+) -> Result<(), GuideMismatch> {
+    let differ = |what, a: String, b: String| {
+        if a == b {
+            Ok(())
+        } else {
+            Err(GuideMismatch {
+                what,
+                network: a,
+                guide: b,
+            })
+        }
+    };
+    let (n, g) = (&network.model, &guide.model);
+    differ(
+        "image channels",
+        n.image_channels.to_string(),
+        g.image_channels.to_string(),
+    )?;
+    differ(
+        "image size",
+        n.image_size.to_string(),
+        g.image_size.to_string(),
+    )?;
+    differ(
+        "noise schedule",
+        format!("{:?}", network.schedule),
+        format!("{:?}", guide.schedule),
+    )
+}
+
 /// The evenly spaced DDIM timesteps $\tau_1 < \dots < \tau_S$ from 1 to $T$ inclusive
 /// (for $S = T$ every timestep).
 pub fn ddim_timesteps(steps: usize, num_timesteps: usize) -> Vec<usize> {
