@@ -1081,7 +1081,9 @@ mod measure {
         use super::BoundArg;
         use ddpm::data::{Split, load};
         use ddpm::workflows::classifier_train::load_classifier;
-        use ddpm::workflows::eval_report::{EvalReport, EvalSettings, bound_terms_chart, evaluate};
+        use ddpm::workflows::eval_report::{
+            EvalReport, EvalSettings, bound_terms_chart, evaluate_guided,
+        };
         use ddpm::workflows::measure::{BoundMode, BoundOptions};
 
         let device = super::launch::device(a.backend)?;
@@ -1155,7 +1157,7 @@ mod measure {
             None => None,
         };
         let start = std::time::Instant::now();
-        let (bound, quality) = evaluate(
+        let (bound, quality) = evaluate_guided(
             &model,
             guide.as_ref().map(|(g, info)| (g, info.w)),
             &config,

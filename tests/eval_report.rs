@@ -62,7 +62,6 @@ fn eval_bound_is_the_sum_of_its_parts_and_of_its_terms() {
     let mut stages = Vec::new();
     let (bound, quality) = evaluate(
         &model,
-        None,
         &config,
         &classifier,
         &train,
@@ -178,7 +177,6 @@ fn sampled_bound_has_no_per_t_terms_and_no_chart() {
     };
     let (bound, quality) = evaluate(
         &model,
-        None,
         &config,
         &classifier,
         &test,
@@ -213,7 +211,6 @@ fn bad_eval_settings_are_refused_with_messages() {
     let run = |settings: &EvalSettings| {
         evaluate(
             &model,
-            None,
             &config,
             &classifier,
             &test,

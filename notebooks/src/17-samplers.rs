@@ -37,7 +37,7 @@ let settings = EvalSettings {
     keep_images: 0,
 };
 let (_, quality) = evaluate(&model, &config, &classifier, &train, &test, &settings, &device, |s| println!("{s}")).unwrap();
-let report = EvalReport { weights: "../weights/run-20min".into(), ema: true, params: model.num_params(), config: config.clone(), bound: None, quality };
+let report = EvalReport { weights: "../weights/run-20min".into(), ema: true, params: model.num_params(), config: config.clone(), bound: None, quality, guide: None };
 println!("{}", report.table());
 
 // %% [markdown]

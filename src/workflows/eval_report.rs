@@ -217,15 +217,34 @@ pub fn draw_samples(
 // ANCHOR: evaluate
 /// Runs the evaluation: the bound of `model` on `test` (if asked), then for each sampler
 /// `settings.samples` samples scored by `classifier` against `test`, beside the floor (that
-/// many `train` digits) and the ceiling (that many noise images). With a `guide`
-/// (network and weight $w$), the samples are drawn with [`AutoGuided`]; the bound stays the
-/// network's own. `progress` receives a line before each stage.
+/// many `train` digits) and the ceiling (that many noise images). `progress` receives a line
+/// before each stage.
 ///
 /// # Errors
-/// [`EvalError`] for invalid settings (images, samples, samplers, a negative or non-finite
-/// guidance weight) or failed statistics.
+/// [`EvalError`] for invalid settings (images, samples, samplers) or failed statistics.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
+    model: &UNet,
+    config: &TrainingConfig,
+    classifier: &Classifier,
+    train: &ImageSet,
+    test: &ImageSet,
+    settings: &EvalSettings,
+    device: &Device,
+    progress: impl FnMut(&str),
+) -> Result<(Option<BoundReport>, Option<QualityTable>), EvalError> {
+    evaluate_guided(
+        model, None, config, classifier, train, test, settings, device, progress,
+    )
+}
+
+/// [`evaluate`] with the samples drawn by `model` autoguided by `guide` at weight $w$
+/// ([`AutoGuided`], chapter 18); `None` is [`evaluate`]. The bound stays the network's own.
+///
+/// # Errors
+/// As [`evaluate`]; a negative or non-finite $w$ as [`EvalError::Setting`].
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_guided(
     model: &UNet,
     guide: Option<(&UNet, f64)>,
     config: &TrainingConfig,
