@@ -171,6 +171,19 @@ struct TrainArgs {
     /// unconditional weights get a fresh label embedding with --conditional.
     #[arg(long, value_name = "DIR")]
     init_weights: Option<String>,
+    /// Guidance distillation (chapter 18): learn the autoguided prediction of the teacher in
+    /// this weights folder, (1 + w) eps_teacher - w eps_guide, instead of the noise, so that
+    /// the trained network alone samples as the guided pair does. Needs --guide; start from
+    /// the teacher with --init-weights.
+    #[arg(long, value_name = "TEACHER", requires = "guide")]
+    distill: Option<String>,
+    /// With --distill: the teacher's autoguidance guide (a weaker network of the same data,
+    /// e.g. weights/run-20min).
+    #[arg(long, value_name = "DIR", requires = "distill")]
+    guide: Option<String>,
+    /// With --distill: the autoguidance weight w >= 0 of the teacher.
+    #[arg(long, value_name = "W", requires = "distill", default_value_t = ddpm::network::autoguide::DEFAULT_AUTOGUIDE_WEIGHT)]
+    guide_weight: f64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -709,6 +722,13 @@ mod launch {
         )
         .map_err(|e| anyhow!(e))?;
         config.init_weights = a.init_weights;
+        config.distill = a.distill.map(|teacher| {
+            ddpm::workflows::config::DistillConfig::new(
+                teacher,
+                a.guide.unwrap_or_default(),
+                a.guide_weight,
+            )
+        });
         let run_dir = a
             .run_dir
             .unwrap_or_else(|| PathBuf::from("runs").join(a.preset.name()));

@@ -474,6 +474,7 @@ fn loss_weights_multiply_each_example_by_the_weight_of_its_t() {
             &device,
         ),
         labels: None,
+        target: None,
     };
     let b = batch();
     let x_t = tensors.q_sample(b.x_start, &b.t, b.noise.clone());

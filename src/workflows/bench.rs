@@ -71,6 +71,7 @@ pub fn bench_preset(
         t: Tensor::<1, Int>::from_data(TensorData::new(vec![500i64; batch], [batch]), d),
         noise: Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), d),
         labels: None,
+        target: None,
     };
     let mut train_ms = Vec::new();
     for i in 0..=iterations {

@@ -111,8 +111,26 @@ pub struct TrainingConfig {
     /// get a fresh label embedding ([`crate::network::UNet::into_conditional`]). `None` (the
     /// default) starts from random weights.
     pub init_weights: Option<String>,
+    /// Guidance distillation (chapter 18): regress the network on a teacher's autoguided
+    /// prediction instead of on the noise, so that the network alone samples as the guided
+    /// pair does. `None` (the default, and what a `config.json` without this field means)
+    /// trains on $L_\text{simple}$.
+    pub distill: Option<DistillConfig>,
 }
 // ANCHOR_END: training_config
+
+/// The teacher of a distillation run ([`TrainingConfig::distill`]; `ddpm train --distill`):
+/// the network learns $\tilde\epsilon = (1 + w)\,\epsilon_\text{teacher} -
+/// w\,\epsilon_\text{guide}$ at the same $(x_t, t)$ ([`crate::workflows::distill`]).
+#[derive(Config, Debug, PartialEq)]
+pub struct DistillConfig {
+    /// The weights folder of the teacher (its EMA weights are used).
+    pub teacher: String,
+    /// The weights folder of the teacher's autoguidance guide (its EMA weights).
+    pub guide: String,
+    /// The autoguidance weight $w \ge 0$.
+    pub weight: f64,
+}
 
 /// The learning rate after warmup ([`crate::workflows::train::scheduled_learning_rate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -372,6 +390,24 @@ impl TrainingConfig {
                     p.to_string(),
                     "label dropout needs a conditional network: set model.num_classes \
                      (`ddpm train --conditional`)",
+                );
+            }
+        }
+        if let Some(d) = &self.distill {
+            if !(d.weight.is_finite() && d.weight >= 0.0) {
+                return bad(
+                    "distill.weight",
+                    d.weight.to_string(),
+                    "the autoguidance weight of the teacher must be a number >= 0 (0 distils \
+                     the teacher alone; chapter 18 uses 0.5)",
+                );
+            }
+            if self.model.num_classes.is_some() {
+                return bad(
+                    "distill",
+                    d.teacher.clone(),
+                    "distillation of autoguidance trains an unconditional network: drop \
+                     --conditional",
                 );
             }
         }

@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod classifier_train;
 pub mod conditional;
 pub mod config;
+pub mod distill;
 pub mod ema;
 pub mod eval_report;
 pub mod files;

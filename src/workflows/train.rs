@@ -79,6 +79,9 @@ pub enum TrainError {
         .1
     )]
     RunExists(PathBuf, String),
+    /// The teacher or guide of a distillation run cannot be used.
+    #[error(transparent)]
+    Distill(#[from] super::distill::DistillError),
     /// Resuming with a different configuration than the run's.
     #[error(
         "the run's config.json differs from the requested configuration ({0}); resume with \
@@ -146,6 +149,10 @@ pub struct Batch {
     /// The class labels of a conditional run (`[batch]`, the null class where dropped;
     /// chapter 18), `None` for an unconditional one.
     pub labels: Option<Tensor<1, Int>>,
+    /// What the network's prediction is regressed on, like `noise`: `None` is $\epsilon$
+    /// itself ($L_\text{simple}$); a distillation run puts its teacher's prediction here
+    /// ([`super::distill::Distiller::attach`]).
+    pub target: Option<Tensor<4>>,
 }
 
 impl Batch {
@@ -156,6 +163,7 @@ impl Batch {
             t: self.t.to_device(device),
             noise: self.noise.to_device(device),
             labels: self.labels.map(|l| l.to_device(device)),
+            target: self.target.map(|y| y.to_device(device)),
         }
     }
 }
@@ -222,6 +230,7 @@ fn batch_of(
         t: Tensor::from_data(TensorData::new(t, [batch]), device),
         noise: Tensor::from_data(TensorData::new(noise, shape), device),
         labels: None,
+        target: None,
     }
 }
 
@@ -332,7 +341,8 @@ pub struct StepStats {
 // ANCHOR: train_step
 /// $L_\text{simple}$ (Ho et al. 2020, Eq. (14)) of a batch: $x_t = \sqrt{\bar\alpha_t}x_0 +
 /// \sqrt{1-\bar\alpha_t}\epsilon$, then $\lVert\epsilon - \epsilon_\theta(x_t, t)\rVert^2$
-/// averaged over pixels and batch. With `loss_weights` (`[T]`, e.g.
+/// averaged over pixels and batch (with a [`Batch::target`], the target takes $\epsilon$'s
+/// place in the error; $x_t$ is still made with $\epsilon$). With `loss_weights` (`[T]`, e.g.
 /// [`crate::diffusion::bound::min_snr_weights`]) each example's squared error is multiplied by
 /// the weight of its $t$ first.
 pub fn batch_loss(
@@ -348,7 +358,8 @@ pub fn batch_loss(
     };
     // `predicted` stays alive until the mean is taken: consumed here, burn 0.22.1's fusion
     // gave wrong losses and gradients on wgpu/vulkan (chapter 14, "Backends").
-    let squared_error = (predicted.clone() - batch.noise).square(); // [b, 1, 28, 28]
+    let target = batch.target.unwrap_or(batch.noise); // [b, 1, 28, 28]
+    let squared_error = (predicted.clone() - target).square(); // [b, 1, 28, 28]
     let loss = match loss_weights {
         None => squared_error.mean(), // [1]
         Some(w) => (squared_error * ScheduleTensors::extract(w, &batch.t)).mean(), // [1]
@@ -416,7 +427,11 @@ fn batch_rows(batch: &Batch, range: std::ops::Range<usize>) -> Batch {
         x_start: batch.x_start.clone().slice(range.clone()),
         t: batch.t.clone().slice(range.clone()),
         noise: batch.noise.clone().slice(range.clone()),
-        labels: batch.labels.as_ref().map(|l| l.clone().slice(range)),
+        labels: batch
+            .labels
+            .as_ref()
+            .map(|l| l.clone().slice(range.clone())),
+        target: batch.target.as_ref().map(|y| y.clone().slice(range)),
     }
 }
 
@@ -800,6 +815,12 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
     // The data first: a wrong --data is refused before anything is written.
     let data = load_training_data(config)?;
     data.require_size(config.model.image_size, config.model.image_size)?;
+    // A distillation run's teacher and guide: a wrong folder is refused before anything is
+    // written, too.
+    let distiller = match &config.distill {
+        Some(distill) => Some(super::distill::Distiller::load(distill, config, &device)?),
+        None => None,
+    };
 
     // A new run or a resumed one.
     let resumed = if options.resume {
@@ -923,6 +944,10 @@ pub fn train(config: &TrainingConfig, options: &TrainOptions) -> Result<TrainRep
                 &mut rng,
                 &train_device,
             ),
+        };
+        let batch = match &distiller {
+            Some(distiller) => distiller.attach(batch),
+            None => batch,
         };
         let lr = scheduled_learning_rate(
             step,

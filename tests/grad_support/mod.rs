@@ -76,5 +76,6 @@ pub fn fixed_batch(n: usize, device: &Device) -> Batch {
             device,
         ),
         labels: None,
+        target: None,
     }
 }
