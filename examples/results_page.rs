@@ -295,6 +295,17 @@ struct TrainingConfig {
     /// `None` (or absent): one thread.
     #[serde(default)]
     threads: Option<usize>,
+    /// `None` (or absent): the network learned the noise, not a teacher's prediction.
+    #[serde(default)]
+    distill: Option<DistillInfo>,
+}
+
+/// `DistillConfig`: the autoguided teacher a distilled network learned from.
+#[derive(Deserialize)]
+struct DistillInfo {
+    teacher: String,
+    guide: String,
+    weight: f64,
 }
 
 /// `UNetConfig`, the fields that tell presets apart.
@@ -409,9 +420,13 @@ fn eval_section(reports: &[&Report], cited: &Citations) -> Result<String> {
         } else {
             format!("`{}` (raw)", e.weights)
         };
-        let loss = match c.min_snr_gamma {
-            Some(gamma) => format!("min-SNR-{gamma}"),
-            None => "$L_\\text{simple}$".to_string(),
+        let loss = match (&c.distill, c.min_snr_gamma) {
+            (Some(d), _) => format!(
+                "distilled: `{}` autoguided by `{}` at $w = {}$",
+                d.teacher, d.guide, d.weight
+            ),
+            (None, Some(gamma)) => format!("min-SNR-{gamma}"),
+            (None, None) => "$L_\\text{simple}$".to_string(),
         };
         writeln!(
             s,
@@ -685,6 +700,20 @@ const HEADLINES: &[Headline] = &[
                 &format!(
                     "of the shipped weights autoguided by `{}` at w = {}",
                     g.weights, g.w
+                ),
+            )
+        },
+    },
+    Headline {
+        report: "eval-distilled.json",
+        chapter: "18-conditional.md",
+        cells: |e| {
+            let d = e.config.distill.as_ref()?;
+            sample_cells(
+                e,
+                &format!(
+                    "of `{}` alone, distilled from `{}` autoguided by `{}` at w = {}",
+                    e.weights, d.teacher, d.guide, d.weight
                 ),
             )
         },
