@@ -79,6 +79,13 @@ fn distilled(steps: usize, seed: u64, teacher: &Path, guide: &Path, w: f64) -> T
     config
 }
 
+/// The distiller of the shared teacher and guide at weight `w`, on `device`.
+fn distiller(w: f64, device: &Device) -> Distiller {
+    let (teacher_dir, guide_dir) = teacher_and_guide();
+    let config = distilled(1, 3, &teacher_dir, &guide_dir, w);
+    Distiller::load(config.distill.as_ref().unwrap(), &config, device).unwrap()
+}
+
 /// Four images at timesteps 1, 250, 600 and 1000 with fixed pixels and noise, on `device`.
 fn fixed_batch(device: &Device) -> Batch {
     let pattern = |k: usize, scale: f32, shift: f32| -> Vec<f32> {
@@ -161,10 +168,10 @@ fn the_target_is_the_teachers_autoguided_noise_at_the_batchs_x_t() {
     let bad = predict(&guide, &x_t, &batch, &device);
     assert!(max_abs_diff(&good, &bad) > 1e-3, "teacher and guide differ");
     for w in [0.0, 0.5, 2.0] {
-        let config = distilled(1, 3, &teacher_dir, &guide_dir, w);
-        let distiller =
-            Distiller::load(config.distill.as_ref().unwrap(), &config, &device).unwrap();
-        let target = distiller.attach(fixed_batch(&train_device)).target.unwrap();
+        let target = distiller(w, &device)
+            .attach(fixed_batch(&train_device))
+            .target
+            .unwrap();
         assert_eq!(target.device(), train_device);
         let by_hand: Vec<f32> = good
             .iter()
@@ -194,10 +201,7 @@ fn a_student_that_is_its_teacher_has_loss_w_squared_times_the_teacher_guide_gap(
     let plain =
         f64::from(batch_loss(&student, &schedule, fixed_batch(&device), None).into_scalar::<f32>());
     for w in [0.0, 0.5, 1.0] {
-        let config = distilled(1, 3, &teacher_dir, &guide_dir, w);
-        let distiller =
-            Distiller::load(config.distill.as_ref().unwrap(), &config, &device).unwrap();
-        let batch = distiller.attach(fixed_batch(&device));
+        let batch = distiller(w, &device).attach(fixed_batch(&device));
         let loss = f64::from(batch_loss(&student, &schedule, batch, None).into_scalar::<f32>());
         // (eps_s - ((1 + w) eps_s - w eps_g))^2 = w^2 (eps_s - eps_g)^2.
         let expected = w * w * gap;
@@ -325,8 +329,18 @@ fn teachers_and_guides_that_cannot_teach_the_run_are_refused_before_anything_is_
         "{err}"
     );
     assert!(err.to_string().contains("noise schedule"), "{err}");
-    // A negative weight, refused by the config's own check.
-    let err = refused(&distilled(2, 3, &teacher_dir, &guide_dir, -1.0), "negative");
+    // A negative weight, refused by the config's own check, by `train` and by the public
+    // `Distiller::load` alike (an error, not a panic).
+    let negative = distilled(2, 3, &teacher_dir, &guide_dir, -1.0);
+    let err = refused(&negative, "negative");
+    assert!(err.to_string().contains("distill.weight"), "{err}");
+    let err = Distiller::load(
+        negative.distill.as_ref().unwrap(),
+        &negative,
+        &Device::flex(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DistillError::Config(_)), "{err}");
     assert!(err.to_string().contains("distill.weight"), "{err}");
     // A conditional run.
     let mut conditional = distilled(2, 3, &teacher_dir, &guide_dir, 0.5);

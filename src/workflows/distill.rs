@@ -11,7 +11,7 @@
 //! in place of $\lVert \epsilon - \epsilon_\theta(x_t, t) \rVert^2$. Started from the
 //! teacher's own weights, the network only has to learn the guide's correction. What it gives
 //! up is the link to the data's likelihood: $\tilde\epsilon$ is not the noise of any
-//! forward process, so the bound of chapter 17 no longer describes what the network was
+//! forward process, so the bound of chapter 15 no longer describes what the network was
 //! trained on.
 //!
 //! [`Distiller`] loads the teacher and the guide of a [`DistillConfig`] and writes
@@ -23,7 +23,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use super::checkpoint::{self, CheckpointError};
-use super::config::{DistillConfig, TrainingConfig};
+use super::config::{DistillConfig, TrainingConfig, TrainingConfigError};
 use super::sample::{GuideMismatch, check_guide};
 use super::train::Batch;
 use crate::network::{AutoGuided, NoisePredictor, ScheduleTensors, UNet};
@@ -70,6 +70,10 @@ pub enum DistillError {
     /// The guidance weight is negative or not a number.
     #[error(transparent)]
     Weight(#[from] crate::network::AutoGuideError),
+    /// The run's own configuration is invalid (checked first, so that its noise schedule can
+    /// be built).
+    #[error(transparent)]
+    Config(#[from] TrainingConfigError),
 }
 
 /// The teacher and guide of a distillation run, on a plain (non-autodiff) device, and the
@@ -88,12 +92,14 @@ impl Distiller {
     /// against the run's `config`.
     ///
     /// # Errors
-    /// [`DistillError`] naming the folder and what is wrong with it.
+    /// [`DistillError`] naming the folder and what is wrong with it, or what is wrong with
+    /// `config` itself.
     pub fn load(
         distill: &DistillConfig,
         config: &TrainingConfig,
         device: &Device,
     ) -> Result<Self, DistillError> {
+        let schedule = config.validate()?;
         let load =
             |role: &'static str, dir: &str| -> Result<UNet, DistillError> {
                 let (network, saved) = checkpoint::load_weights(Path::new(dir), true, device)
@@ -118,10 +124,6 @@ impl Distiller {
         let teacher = load("teacher", &distill.teacher)?;
         let guide = load("guide", &distill.guide)?;
         AutoGuided::new(&teacher, &guide, distill.weight)?;
-        let schedule = config
-            .schedule
-            .build()
-            .expect("the run's config was validated before its teacher is loaded");
         Ok(Self {
             teacher,
             guide,
